@@ -1,0 +1,1 @@
+"""Self-service debt-resolution assistant: the domain, the ledger and the services around Rasa."""

@@ -1,0 +1,1 @@
+"""Plain-Python domain: money, accounts and the rules around them. Standard library only."""

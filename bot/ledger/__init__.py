@@ -1,0 +1,1 @@
+"""The ledger adapter: SQLAlchemy tables, the SqlLedger repository, the placement importer, migrations."""

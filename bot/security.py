@@ -1,0 +1,81 @@
+"""Sealed values and signed personal links.
+
+Sealing keeps identity answers (date of birth, ZIP) out of the tracker store in clear text while a
+verification is in progress. Personal links prove possession of a contact point on file: we only
+ever send them to the consumer's own phone or email.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from pathlib import Path
+from typing import Optional
+
+from cryptography.fernet import Fernet, InvalidToken
+
+PERSONAL_LINK_TTL_SECONDS = 7 * 24 * 3600
+SEALED_ANSWER_TTL_SECONDS = 30 * 60
+
+
+def load_or_create_key(path: Path) -> str:
+    """The deployment's secret key, created once per installation with owner-only permissions."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+def _derive(secret: str, purpose: str) -> bytes:
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+class Sealer:
+    """Authenticated encryption (Fernet) of short values, readable only with the deployment key."""
+
+    def __init__(self, secret: str) -> None:
+        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, "sealed-answers")))
+
+    def seal(self, value: str) -> str:
+        return self._fernet.encrypt(value.encode()).decode()
+
+    def unseal(self, token: Optional[str], max_age: int = SEALED_ANSWER_TTL_SECONDS) -> Optional[str]:
+        if not token:
+            return None
+        try:
+            return self._fernet.decrypt(token.encode(), ttl=max_age).decode()
+        except (InvalidToken, ValueError):
+            return None
+
+
+class LinkSigner:
+    """Signed, expiring tokens naming one account: `<ref>.<expiry>.<signature>`."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = _derive(secret, "personal-links")
+
+    def sign(self, account_ref: str, ttl: int = PERSONAL_LINK_TTL_SECONDS, now: Optional[float] = None) -> str:
+        expires = int((now or time.time()) + ttl)
+        payload = f"{account_ref}.{expires}"
+        return f"{payload}.{self._signature(payload)}"
+
+    def verify(self, token: Optional[str], now: Optional[float] = None) -> Optional[str]:
+        """The account reference of a valid, unexpired token; None otherwise."""
+        parts = (token or "").rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        account_ref, expires, signature = parts
+        if not hmac.compare_digest(signature, self._signature(f"{account_ref}.{expires}")):
+            return None
+        if int(expires) < (now or time.time()):
+            return None
+        return account_ref
+
+    def _signature(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")

@@ -1,0 +1,20 @@
+"""The backend process: the web chat page and the NLG endpoint Rasa renders responses through."""
+from __future__ import annotations
+
+from sanic import Sanic
+
+from bot.config import Settings
+from bot.translations import Catalogs
+from bot.web.backend import create_backend_app
+from bot.web.nlg import nlg_blueprint
+
+
+def build_app(settings: Settings) -> Sanic:
+    app = create_backend_app(settings)
+    app.blueprint(nlg_blueprint(Catalogs(settings.project_root)))
+    return app
+
+
+def serve(settings: Settings) -> None:
+    app = build_app(settings)
+    app.run(host=settings.bind_host, port=settings.backend_port, access_log=False, workers=1)

@@ -1,0 +1,97 @@
+"""Shared plumbing for the assistant's actions: services from bot.bootstrap, tracker reading."""
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import bootstrap
+from bot.domain.channels import policy_channel
+from bot.i18n import locale_for
+from bot.replies import Reply
+
+
+class AssistantAction(Action, ABC):
+    """Base of every action: services come in through the constructor, defaulting to bootstrap's."""
+
+    def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None) -> None:
+        self._ledger = ledger
+        self._sealer = sealer
+        self._link_signer = link_signer
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+
+    @abstractmethod
+    def name(self) -> Text:
+        ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """The ledger is blocking I/O: answer in a worker thread, never on the event loop."""
+        return await asyncio.to_thread(self.respond, dispatcher, tracker, domain)
+
+    @abstractmethod
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """What the action says (through `dispatcher`) and the events it returns."""
+
+    @property
+    def ledger(self):
+        if self._ledger is None:
+            self._ledger = bootstrap.ledger()
+        return self._ledger
+
+    @property
+    def sealer(self):
+        if self._sealer is None:
+            self._sealer = bootstrap.sealer()
+        return self._sealer
+
+    @property
+    def link_signer(self):
+        if self._link_signer is None:
+            self._link_signer = bootstrap.link_signer()
+        return self._link_signer
+
+    def now(self) -> datetime:
+        return self._clock()
+
+
+def say(dispatcher: CollectingDispatcher, replies: Iterable[Reply]) -> None:
+    for reply in replies:
+        dispatcher.utter_message(response=reply.response, **reply.arguments)
+
+
+def locale_of(tracker: Tracker) -> str:
+    return locale_for(tracker.get_slot("language"))
+
+
+def input_channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The policy channel (sms, whatsapp, webchat) of the conversation."""
+    return policy_channel(input_channel(tracker))
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
+    return tracker.latest_message.get("metadata") or tracker.get_slot("session_started_metadata") or {}
+
+
+def consumer_id(tracker: Tracker) -> Optional[int]:
+    value = tracker.get_slot("consumer_id")
+    return int(value) if value not in (None, "") else None
+
+
+def events_as_dicts(tracker: Tracker) -> List[Dict[str, Any]]:
+    return list(tracker.events)

@@ -1,0 +1,121 @@
+"""Consent (opt out / opt in), handoff to a person, fallback, and language switching."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import AssistantAction, channel_of, latest_intent
+from bot.transcripts import transcript
+
+LANGUAGE_WORDS = {"es": ("espa", "spanish", "castellano"), "en": ("english", "ingl", "eng")}
+
+
+class ConsentAction(AssistantAction):
+    """Records the consumer's choice for this address on this channel, append-only."""
+
+    granted: bool = False
+    confirmation: Text = ""
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        self.ledger.record_consent(
+            channel_of(tracker), tracker.sender_id, self.granted, tracker.latest_message.get("text") or "",
+            self.now(),
+        )
+        dispatcher.utter_message(response=self.confirmation)
+        return []
+
+
+class ActionOptOut(ConsentAction):
+    granted = False
+    confirmation = "utter_opted_out"
+
+    def name(self) -> Text:
+        return "action_opt_out"
+
+
+class ActionOptIn(ConsentAction):
+    granted = True
+    confirmation = "utter_opted_in"
+
+    def name(self) -> Text:
+        return "action_opt_in"
+
+
+class ActionHandoff(AssistantAction):
+    """Queues the conversation for a person, with the reason and a redacted transcript."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        self.ledger.open_handoff(
+            tracker.sender_id, channel_of(tracker), tracker.get_slot("active_account"),
+            latest_intent(tracker) or "request_human", transcript(tracker.events), self.now(),
+        )
+        dispatcher.utter_message(response="utter_handoff")
+        return []
+
+
+class ActionFallback(AssistantAction):
+    """First miss: ask to rephrase. A second miss in a row: offer a person."""
+
+    def name(self) -> Text:
+        return "action_fallback"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        if _previous_action(tracker) == self.name():
+            dispatcher.utter_message(response="utter_offer_human")
+        else:
+            dispatcher.utter_message(response="utter_rephrase")
+        return []
+
+
+def _previous_action(tracker: Tracker) -> Optional[Text]:
+    """The last action the bot ran before the consumer's latest message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                continue
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
+
+
+class ActionChangeLanguage(AssistantAction):
+    def name(self) -> Text:
+        return "action_change_language"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        language = _requested_language(tracker) or _other_language(tracker.get_slot("language"))
+        # The reply renders in the new language, so it names it explicitly.
+        dispatcher.utter_message(response="utter_language_changed", language=language)
+        return [SlotSet("language", language)]
+
+
+def _requested_language(tracker: Tracker) -> Optional[Text]:
+    for value in tracker.get_latest_entity_values("language"):
+        if value in LANGUAGE_WORDS:
+            return value
+    tokens = re.findall(r"\w+", (tracker.latest_message.get("text") or "").lower())
+    for language, prefixes in LANGUAGE_WORDS.items():
+        if any(token.startswith(prefixes) for token in tokens):
+            return language
+    return None
+
+
+def _other_language(current: Optional[Text]) -> Text:
+    return "en" if current == "es" else "es"

@@ -1,0 +1,38 @@
+"""A new session: forget verification, identify the sender, greet with the opt-out line."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import AssistantAction, input_channel
+from bot.services.identification import identify
+
+
+class ActionSessionStart(AssistantAction):
+    def name(self) -> Text:
+        return "action_session_start"
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        events: List[EventType] = [SessionStarted()]
+        # Slots do not carry over (domain session_config), so verification starts afresh.
+        found = identify(self.ledger, self.link_signer, tracker.sender_id, input_channel(tracker), metadata)
+        language = metadata.get("language")
+        if found is not None:
+            events += [
+                SlotSet("consumer_id", str(found.consumer.id)),
+                SlotSet("identified_by", found.method),
+                SlotSet("active_account", found.account_ref),
+            ]
+            language = language or found.consumer.language
+        language = language if language in ("en", "es") else "en"
+        events += [SlotSet("language", language), SlotSet("session_started_metadata", metadata)]
+        # Rendered before the slot events apply, so the language travels with the message.
+        dispatcher.utter_message(response="utter_session_greeting", language=language)
+        events.append(ActionExecuted("action_listen"))
+        return events

@@ -1,0 +1,98 @@
+"""Commands that run the assistant: up, backend, train, link, translations, evaluation."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.cli import Command, register
+
+
+def _up(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.up import run
+
+    return run(bootstrap.settings())
+
+
+def _backend(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.web.server import serve
+
+    serve(bootstrap.settings())
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.training import ensure_model
+
+    print(ensure_model(bootstrap.settings().project_root))
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.domain.accounts import AccountNotFound
+
+    try:
+        bootstrap.ledger().statement(args.ref)
+    except AccountNotFound:
+        print(f"unknown account reference: {args.ref}", file=sys.stderr)
+        return 1
+    token = bootstrap.link_signer().sign(args.ref, ttl=args.days * 24 * 3600)
+    print(f"{bootstrap.settings().public_backend_url}/chat?t={token}")
+    return 0
+
+
+def _translations(args: argparse.Namespace) -> int:
+    from bot.translations_cli import main
+
+    return main(args.steps)
+
+
+def _nlu_report(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.evaluation import report
+    from bot.training import ensure_model
+
+    root = bootstrap.settings().project_root
+    print(report(root, ensure_model(root)))
+    return 0
+
+
+def _test_stories(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.evaluation import test_stories
+    from bot.training import ensure_model
+
+    root = bootstrap.settings().project_root
+    return test_stories(root, ensure_model(root))
+
+
+def _link_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", metavar="REF", help="account reference, e.g. BW-10001")
+    parser.add_argument("--days", type=int, default=7, help="days until the link expires (default 7)")
+
+
+def _translations_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("steps", nargs="*", help="extract, update, compile (default: all three)")
+
+
+register(Command("up", "start every service in the foreground (trains first if needed)", _up))
+register(Command("backend", "run the backend alone (web chat page, NLG endpoint)", _backend))
+register(Command("train", "train the model unless one matches the training data", _train))
+register(Command("link", "print a signed personal web chat link for an account", _link, _link_arguments))
+register(Command("translations", "extract, update and compile the message catalogs", _translations,
+                 _translations_arguments))
+register(Command("nlu-report", "intent accuracy per language on the held-out sets", _nlu_report))
+register(Command("test-stories", "run the conversation tests in tests/stories", _test_stories))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.design_check import main
+
+    return main(bootstrap.settings().project_root)
+
+
+register(Command("validate", "strict check of the training data, rules and domain", _validate))

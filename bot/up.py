@@ -1,0 +1,169 @@
+"""`python -m bot up`: every service of the assistant in the foreground, stopped together by Ctrl-C."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from bot.config import Settings
+from bot.training import ensure_model
+
+STARTUP_TIMEOUT_SECONDS = 180
+
+
+@dataclass
+class Service:
+    name: str
+    command: List[str]
+    health_url: str
+    env: Dict[str, str]
+    process: Optional[subprocess.Popen] = None
+
+
+def runtime_endpoints(settings: Settings) -> dict:
+    """Rasa's endpoints for this run, from the environment (see README: Configuration)."""
+    endpoints = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{settings.actions_port}/webhook"},
+        "nlg": {"url": f"http://127.0.0.1:{settings.backend_port}/nlg"},
+    }
+    tracker_store = settings.tracker_store_url or f"sqlite:///{settings.project_root / 'var' / 'tracker.db'}"
+    endpoints["tracker_store"] = sql_tracker_store(tracker_store)
+    if settings.lock_store_url:
+        endpoints["lock_store"] = {"type": "redis", "url": settings.lock_store_url}
+    return endpoints
+
+
+def sql_tracker_store(url: str) -> dict:
+    """Rasa's SQLTrackerStore settings from a database URL."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    store = {"type": "SQL", "dialect": parsed.drivername, "db": parsed.database}
+    for key, value in (("url", parsed.host), ("port", parsed.port), ("username", parsed.username),
+                       ("password", parsed.password)):
+        if value:
+            store[key] = value
+    return store
+
+
+def write_runtime_endpoints(settings: Settings) -> Path:
+    path = settings.project_root / "var" / "runtime" / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(runtime_endpoints(settings), sort_keys=False))
+    return path
+
+
+def services(settings: Settings, model: Path, endpoints: Path) -> List[Service]:
+    python = sys.executable
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", SANIC_HOST=settings.bind_host,
+               PYTHONUNBUFFERED="1")
+    backend_origin = f"http://localhost:{settings.backend_port}"
+    return [
+        Service("actions", [python, "-m", "rasa_sdk", "--actions", "actions", "--port",
+                            str(settings.actions_port)],
+                f"http://127.0.0.1:{settings.actions_port}/health", env),
+        Service("backend", [python, "-m", "bot", "backend"],
+                f"http://127.0.0.1:{settings.backend_port}/health", env),
+        Service("rasa", [python, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+                         "--credentials", "credentials.yml", "--interface", settings.bind_host,
+                         "--port", str(settings.rasa_port), "--cors", backend_origin,
+                         "--cors", f"http://127.0.0.1:{settings.backend_port}"],
+                f"http://127.0.0.1:{settings.rasa_port}/", env),
+    ]
+
+
+def start(service: Service, root: Path) -> None:
+    service.process = subprocess.Popen(service.command, cwd=root, env=service.env, start_new_session=True)
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def wait_until_healthy(running: List[Service], timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(running)
+    while pending:
+        for service in list(pending):
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+            if healthy(service.health_url):
+                pending.remove(service)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not up after {timeout:.0f}s: {', '.join(s.name for s in pending)}")
+        time.sleep(0.5)
+
+
+def stop(running: List[Service], grace: float = 10) -> None:
+    for service in running:
+        if service.process and service.process.poll() is None:
+            os.killpg(service.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for service in running:
+        if not service.process:
+            continue
+        try:
+            service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(service.process.pid, signal.SIGKILL)
+            service.process.wait()
+
+
+def print_urls(settings: Settings) -> None:
+    backend = f"http://localhost:{settings.backend_port}"
+    print(
+        "\nThe assistant is running:\n"
+        f"  Web chat        {backend}/chat\n"
+        f"  Rasa server     http://localhost:{settings.rasa_port}  (REST: /webhooks/rest/webhook)\n"
+        f"  Action server   http://127.0.0.1:{settings.actions_port}\n"
+        "Press Ctrl-C to stop everything.\n",
+        flush=True,
+    )
+
+
+def prepare(settings: Settings) -> tuple:
+    """Migrate the ledger, compile translations, train if needed: everything before the servers start."""
+    from bot import bootstrap
+    from bot.translations import compile_catalogs
+
+    bootstrap.ledger()
+    compile_catalogs(settings.project_root)
+    return ensure_model(settings.project_root), write_runtime_endpoints(settings)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM stops the services the same way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def run(settings: Settings) -> int:
+    model, endpoints = prepare(settings)
+    running = services(settings, model, endpoints)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for service in running:
+            start(service, settings.project_root)
+        wait_until_healthy(running)
+        print_urls(settings)
+        while all(s.process.poll() is None for s in running):
+            time.sleep(1)
+        failed = next(s for s in running if s.process.poll() is not None)
+        print(f"{failed.name} stopped (exit code {failed.process.returncode}); stopping the rest.", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+        return 0
+    finally:
+        stop(running)

@@ -31,6 +31,18 @@ from bot.services.identification import accounts_on_channel, identify
 ESCAPE_INTENTS = {"request_human", "opt_out", "help", "bot_challenge", "cease_communication", "goodbye"}
 
 
+def sealed_answers(sealer, text: str, today: date) -> Dict[Text, Text]:
+    """The identity answers found in one message, sealed for the tracker."""
+    found = {}
+    born = parse_date_of_birth(text, today=today)
+    if born is not None:
+        found["dob_answer"] = sealer.seal(born.isoformat())
+        postal = parse_postal_code(text)
+        if postal:
+            found["zip_answer"] = sealer.seal(postal)
+    return found
+
+
 class VerificationAction(AssistantAction):
     """Shared checks: who the consumer is and whether they may try to verify now."""
 
@@ -81,7 +93,9 @@ class ActionStartVerification(VerificationAction):
             self._say_locked(dispatcher, tracker, consumer, until)
             return events + [SlotSet("can_verify", False)]
         dispatcher.utter_message(response="utter_verification_intro")
-        return events + [SlotSet("can_verify", True)]
+        # "my dob is 3/4/85" as the opening message: keep what was already given.
+        given = sealed_answers(self.sealer, tracker.latest_message.get("text") or "", self.now().date())
+        return events + [SlotSet(slot, value) for slot, value in given.items()] + [SlotSet("can_verify", True)]
 
 
 class ValidateVerificationForm(AssistantAction):
@@ -102,14 +116,10 @@ class ValidateVerificationForm(AssistantAction):
         return []
 
     def _date_of_birth(self, dispatcher, tracker, text: str) -> List[EventType]:
-        born = parse_date_of_birth(text, today=self.now().date())
-        if born is None:
+        given = sealed_answers(self.sealer, text, self.now().date())
+        if "dob_answer" not in given:
             return self._not_understood(dispatcher, tracker, "dob_answer", "utter_dob_not_understood")
-        events = [SlotSet("dob_answer", self.sealer.seal(born.isoformat()))]
-        postal = parse_postal_code(text)
-        if postal:  # both answers in one message: "3/4/85 94110"
-            events.append(SlotSet("zip_answer", self.sealer.seal(postal)))
-        return events
+        return [SlotSet(slot, value) for slot, value in given.items()]  # "3/4/85 94110": both at once
 
     def _postal_code(self, dispatcher, tracker, text: str) -> List[EventType]:
         postal = parse_postal_code(text)

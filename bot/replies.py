@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List
 
-from bot.domain.accounts import Statement
+from bot.domain.accounts import Creditor, Statement
 from bot.i18n import format_day, format_money
 
 
@@ -18,9 +18,16 @@ class Reply:
     arguments: Dict[str, str] = field(default_factory=dict)
 
 
+def owed_to(creditor: Creditor) -> str:
+    """Whom the consumer owes: an agency collects for its client, the original creditor."""
+    if creditor.is_agency and creditor.original_creditor:
+        return creditor.original_creditor
+    return creditor.name
+
+
 def balance_replies(statement: Statement, locale: str) -> List[Reply]:
     arguments = {
-        "creditor": statement.creditor.name,
+        "creditor": owed_to(statement.creditor),
         "balance": format_money(statement.balance, locale),
     }
     if statement.balance.minor > 0 and statement.due_since is not None:
@@ -33,7 +40,7 @@ def itemization_replies(statement: Statement, locale: str) -> List[Reply]:
     replies = [
         Reply(
             "utter_itemization_intro",
-            {"balance": format_money(statement.balance, locale), "creditor": statement.creditor.name},
+            {"balance": format_money(statement.balance, locale), "creditor": owed_to(statement.creditor)},
         )
     ]
     replies += [
@@ -78,9 +85,8 @@ def creditor_replies(statement: Statement, locale: str) -> List[Reply]:
     """Who is owed, who collects (an agency collects for its client), and the reference."""
     creditor = statement.creditor
     if creditor.is_agency:
-        owed_to = creditor.original_creditor or creditor.name
         arguments = {
-            "creditor": owed_to,
+            "creditor": owed_to(creditor),
             "collector": creditor.collector_name or creditor.name,
             "account_ref": statement.account_ref,
         }

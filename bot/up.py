@@ -151,6 +151,8 @@ def _interrupt(signum, frame) -> None:
 def run(settings: Settings) -> int:
     model, endpoints = prepare(settings)
     running = services(settings, model, endpoints)
+    # Explicit handlers: a process started in the background may inherit SIGINT as ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         for service in running:

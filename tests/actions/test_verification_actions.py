@@ -141,3 +141,11 @@ async def test_naming_an_account_reference_switches_to_it(services, demo_ledger)
     assert dispatcher.messages[0]["creditor"] == "Cascade Health Partners"
     assert slots_of(events)["active_account"] == "CHP-30001"
     assert responses(dispatcher)[-1] == "utter_other_accounts"
+
+
+async def test_a_date_of_birth_given_unprompted_is_kept(services):
+    tracker = make_tracker(text="my dob is 3/4/85", intent="provide_identity")
+    _, events = await run(ActionStartVerification(**services), tracker)
+    slots = slots_of(events)
+    assert services["sealer"].unseal(slots["dob_answer"]) == "1985-03-04"
+    assert slots["can_verify"] is True

@@ -89,7 +89,7 @@ def stack(tmp_path_factory) -> Stack:
         _wait_for(stack, process)
         yield stack
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # `up` stops its services, then exits
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -184,11 +184,11 @@ async def test_language_argument_overrides_the_slot_for_a_language_switch(catalo
 async def test_placeholders_fall_back_to_tracker_slots(tmp_path, domain):
     # A template response (no arguments) whose placeholder is a slot, as forms' utter_ask_* may be.
     (tmp_path / "domain.yml").write_text(
-        'responses:\n  utter_ask_confirm_account:\n    - text: "Is {account_ref} your account?"\n',
+        'responses:\n  utter_ask_confirm_account:\n    - text: "Is {active_account} your account?"\n',
         encoding="utf-8")
     async with serving(Catalogs(tmp_path)) as url:
         body = await generate(url, "utter_ask_confirm_account",
-                              tracker(domain, "en", account_ref="NW-1042"), "socketio")
+                              tracker(domain, "en", active_account="NW-1042"), "socketio")
     assert body["text"] == "Is NW-1042 your account?"
 
 

@@ -1,16 +1,12 @@
 """Transcripts for agents, built from Rasa tracker events without identity answers or card numbers."""
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, Iterable, List
+
+from bot.domain.cards import redact_card_numbers
 
 IDENTITY_SLOTS = {"dob_answer", "zip_answer"}
 WITHHELD = "[identity answer withheld]"
-_CARD_LIKE = re.compile(r"(?:\d[ -]?){13,19}")
-
-
-def redact_card_numbers(text: str) -> str:
-    return _CARD_LIKE.sub("[card number removed]", text)
 
 
 def transcript(events: Iterable[Dict[str, Any]], limit: int = 100) -> List[Dict[str, str]]:

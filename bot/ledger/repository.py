@@ -27,31 +27,8 @@ from bot.domain.accounts import (
     account_ref_key,
 )
 from bot.domain.money import Money
+from bot.domain.cards import redact_card_numbers
 from bot.ledger import schema as t
-
-_CARD_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,40}\d(?!\d)")
-CARD_REDACTION = "[card number removed]"
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
-def _has_card_number(run: str) -> bool:
-    digits = re.sub(r"\D", "", run)
-    # Digits typed right before or after a card number (an expiry, a count) join its run.
-    lengths = range(13, min(len(digits), 19) + 1)
-    return any(_luhn_ok(digits[:n]) or _luhn_ok(digits[-n:]) for n in lengths)
-
-
-def redact_card_numbers(text: str) -> str:
-    """Card data never reaches the records (PCI DSS): Luhn-valid 13-19 digit runs are replaced."""
-    return _CARD_CANDIDATE.sub(lambda m: CARD_REDACTION if _has_card_number(m.group(0)) else m.group(0), text or "")
-
 
 def _redact_transcript(value: Any) -> Any:
     if isinstance(value, str):
@@ -397,6 +374,25 @@ class SqlLedger:
         )
         with self._write() as connection:
             connection.execute(insert(t.communications).values(**values))
+
+    def communications(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """The record of one conversation, oldest first."""
+        c = t.communications
+        query = select(c).where(c.c.conversation_id == conversation_id).order_by(c.c.recorded_at, c.c.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            {
+                "direction": r.direction,
+                "channel": r.channel,
+                "address": r.address,
+                "account_ref": r.account_ref,
+                "kind": r.kind,
+                "body": r.body,
+                "recorded_at": _iso(r.recorded_at),
+            }
+            for r in rows
+        ]
 
     def handoffs(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
         """The agent queue, highest priority then oldest first; timestamps as ISO-8601 strings."""

@@ -16,7 +16,8 @@ from bot.domain.accounts import AccountNotFound, ConsumerNotFound, Statement
 from bot.domain.money import Money
 from bot.ledger import schema as t
 from bot.ledger.migrations import current_revision, head_revision, upgrade
-from bot.ledger.repository import CARD_REDACTION, SqlLedger, redact_card_numbers
+from bot.domain.cards import CARD_REDACTION, redact_card_numbers
+from bot.ledger.repository import SqlLedger
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
 

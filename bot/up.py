@@ -33,6 +33,7 @@ def runtime_endpoints(settings: Settings) -> dict:
     endpoints = {
         "action_endpoint": {"url": f"http://127.0.0.1:{settings.actions_port}/webhook"},
         "nlg": {"url": f"http://127.0.0.1:{settings.backend_port}/nlg"},
+        "event_broker": {"type": "bot.records.LedgerEventBroker"},
     }
     tracker_store = settings.tracker_store_url or f"sqlite:///{settings.project_root / 'var' / 'tracker.db'}"
     endpoints["tracker_store"] = sql_tracker_store(tracker_store)

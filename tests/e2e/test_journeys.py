@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import time
 import uuid
 from pathlib import Path
 
@@ -180,3 +181,17 @@ def test_not_understood_twice_offers_a_person(stack, sender):
     second = stack.texts(sender, "qwxz plonk frabble")
     assert any("another way" in text for text in first), first
     assert any("talk to a person" in text for text in second), second
+
+
+def test_the_communications_record_keeps_messages_but_not_identity_answers(stack, sender):
+    metadata = {"link_token": stack.link_token(MAYA["ref"])}
+    verify(stack, sender, MAYA, first_message="how much do i owe", metadata=metadata)
+    balance = stack.format_money(stack.ledger.statement(MAYA["ref"]).balance, "en_US")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the record is written just after the reply
+        bodies = [r["body"] for r in stack.ledger.communications(sender)]
+        if any(balance in body for body in bodies):
+            break
+        time.sleep(0.2)
+    assert "how much do i owe" in bodies and any(balance in body for body in bodies), bodies
+    assert not any(MAYA["dob"] in body or MAYA["zip"] in body for body in bodies), bodies

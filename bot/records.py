@@ -1,0 +1,97 @@
+"""The communications record (Regulation F 1006.100): every message in and out, as Rasa streams them.
+
+Rasa hands each tracker event to its event broker; `LedgerEventBroker` writes the messages to the
+ledger's append-only communications table from a worker thread, in order, off the event loop.
+Answers to identity questions are withheld and card numbers redacted before anything is written.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.domain.channels import policy_channel
+from bot.transcripts import IDENTITY_SLOTS, WITHHELD
+
+logger = logging.getLogger(__name__)
+MAX_TRACKED_CONVERSATIONS = 10_000
+
+
+@dataclass
+class _Conversation:
+    channel: str = "webchat"
+    requested_slot: Optional[str] = None
+    account_ref: Optional[str] = None
+
+
+class ConversationRecorder:
+    """Turns tracker events into communication records; remembers just enough per conversation."""
+
+    def __init__(self, ledger) -> None:
+        self._ledger = ledger
+        self._conversations: "OrderedDict[str, _Conversation]" = OrderedDict()
+
+    def record(self, event: Dict[Text, Any]) -> None:
+        sender = event.get("sender_id") or ""
+        conversation = self._conversation(sender)
+        kind = event.get("event")
+        if kind in ("session_started", "restart"):
+            self._conversations[sender] = _Conversation(channel=conversation.channel)
+        elif kind == "slot" and event.get("name") == "requested_slot":
+            conversation.requested_slot = event.get("value")
+        elif kind == "slot" and event.get("name") == "active_account":
+            conversation.account_ref = event.get("value")
+        elif kind == "user":
+            conversation.channel = policy_channel(event.get("input_channel"))
+            identity_answer = conversation.requested_slot in IDENTITY_SLOTS
+            self._write("in", sender, conversation, WITHHELD if identity_answer else event.get("text"), event)
+        elif kind == "bot" and event.get("text"):
+            self._write("out", sender, conversation, event["text"], event)
+
+    def _conversation(self, sender: str) -> _Conversation:
+        conversation = self._conversations.pop(sender, None) or _Conversation()
+        self._conversations[sender] = conversation  # most recently used last
+        while len(self._conversations) > MAX_TRACKED_CONVERSATIONS:
+            self._conversations.popitem(last=False)
+        return conversation
+
+    def _write(self, direction: str, sender: str, conversation: _Conversation, body: Optional[str],
+               event: Dict[Text, Any]) -> None:
+        at = datetime.fromtimestamp(event.get("timestamp") or datetime.now().timestamp(), timezone.utc)
+        self._ledger.log_communication(direction, conversation.channel, sender, sender, conversation.account_ref,
+                                       "message", body or "", at)
+
+
+class LedgerEventBroker(EventBroker):
+    """Rasa event broker (endpoints.yml `event_broker: type: bot.records.LedgerEventBroker`)."""
+
+    def __init__(self, recorder: ConversationRecorder) -> None:
+        self._recorder = recorder
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
+
+    @classmethod
+    async def from_endpoint_config(cls, broker_config: Optional[EndpointConfig], event_loop=None) -> "LedgerEventBroker":
+        from bot import bootstrap
+
+        return cls(ConversationRecorder(bootstrap.ledger()))
+
+    def publish(self, event: Dict[Text, Any]) -> None:
+        self._writer.submit(self._record, dict(event))
+
+    def _record(self, event: Dict[Text, Any]) -> None:
+        try:
+            self._recorder.record(event)
+        except Exception:  # the record must never fail silently, nor take the conversation down
+            logger.exception("could not write the communications record for %s", event.get("sender_id"))
+
+    def is_ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._writer.shutdown(wait=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -28,6 +29,9 @@ def load_examples(path: Path) -> List[Tuple[str, str]]:
 
 async def predict(model: Path, texts: List[str]) -> List[str]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # one debug line per parsed message otherwise
 
     agent = Agent.load(str(model))
     return [(await agent.parse_message(text))["intent"]["name"] for text in texts]

@@ -18,7 +18,6 @@ import pytest
 from bot.bootstrap import make_engine
 from bot.domain.money import Money
 from bot.i18n import format_money
-from bot.ledger.migrations import upgrade
 from bot.ledger.repository import SqlLedger
 from bot.security import LinkSigner
 
@@ -59,14 +58,6 @@ class Stack:
     @staticmethod
     def format_money(money: Money, locale: str) -> str:
         return format_money(money, locale)
-
-
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ class ActionHandoff(AssistantAction):
 
 
 class ActionFallback(AssistantAction):
-    """First miss: ask to rephrase. A second miss in a row: offer a person."""
+    """A message not understood, or outside what the bot does. A second miss in a row: offer a person."""
 
     def name(self) -> Text:
         return "action_fallback"
@@ -75,6 +75,8 @@ class ActionFallback(AssistantAction):
     ) -> List[EventType]:
         if _previous_action(tracker) == self.name():
             dispatcher.utter_message(response="utter_offer_human")
+        elif latest_intent(tracker) == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
         else:
             dispatcher.utter_message(response="utter_rephrase")
         return []

@@ -35,12 +35,13 @@ def _link(args: argparse.Namespace) -> int:
     from bot.domain.accounts import AccountNotFound
 
     try:
-        bootstrap.ledger().statement(args.ref)
+        statement = bootstrap.ledger().statement(args.ref)
     except AccountNotFound:
         print(f"unknown account reference: {args.ref}", file=sys.stderr)
         return 1
-    token = bootstrap.link_signer().sign(args.ref, ttl=args.days * 24 * 3600)
-    print(f"{bootstrap.settings().public_backend_url}/chat?t={token}")
+    token = bootstrap.link_signer().sign(statement.account_ref, ttl=args.days * 24 * 3600)
+    language = statement.consumer.language
+    print(f"{bootstrap.settings().public_backend_url}/chat?t={token}&lang={language}")
     return 0
 
 

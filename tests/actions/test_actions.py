@@ -4,6 +4,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.account import ActionShowBalance, ActionShowCreditor
+from actions.conversation import ActionFallback
 from actions.session import ActionSessionStart
 from actions.verification import ActionStartVerification, ActionVerifyIdentity, ValidateVerificationForm
 from tests.actions.conftest import NOW, make_tracker, responses
@@ -149,3 +150,19 @@ async def test_a_date_of_birth_given_unprompted_is_kept(services):
     slots = slots_of(events)
     assert services["sealer"].unseal(slots["dob_answer"]) == "1985-03-04"
     assert slots["can_verify"] is True
+
+
+async def test_two_misses_in_a_row_offer_a_person(services):
+    first = make_tracker(sender="web-1", text="blorp", intent="nlu_fallback")
+    dispatcher, _ = await run(ActionFallback(**services), first)
+    assert responses(dispatcher) == ["utter_rephrase"]
+    after_a_miss = make_tracker(sender="web-1", text="pizza?", intent="out_of_scope", events=[
+        {"event": "user", "text": "blorp"}, {"event": "action", "name": "action_fallback"},
+        {"event": "action", "name": "action_listen"}])
+    dispatcher, _ = await run(ActionFallback(**services), after_a_miss)
+    assert responses(dispatcher) == ["utter_offer_human"]
+
+
+async def test_out_of_scope_first_says_what_the_bot_can_do(services):
+    dispatcher, _ = await run(ActionFallback(**services), make_tracker(text="weather?", intent="out_of_scope"))
+    assert responses(dispatcher) == ["utter_out_of_scope"]

@@ -36,4 +36,13 @@ def ensure_model(project_root: Path) -> Path:
          "--data", "data", "--out", "models", "--fixed-model-name", model.name[: -len(".tar.gz")]],
         cwd=project_root, check=True,
     )
+    prune_models(model)
     return model
+
+
+def prune_models(keep: Path, spare: int = 2) -> None:
+    """Old models pile up at tens of MB each: keep the new one and the `spare` newest before it."""
+    older = sorted((p for p in keep.parent.glob("assistant-*.tar.gz") if p != keep),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in older[spare:]:
+        stale.unlink()

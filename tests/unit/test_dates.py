@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from bot.domain.dates import parse_date, parse_date_of_birth
+from bot.domain.dates import parse_date, parse_date_of_birth, parse_future_date
 
 TODAY = date(2026, 11, 22)
 
@@ -57,3 +57,32 @@ def test_not_a_date_of_birth(text):
 
 def test_plain_dates_may_lie_in_the_future():
     assert parse_date("12/1/2026", today=TODAY) == date(2026, 12, 1)
+
+
+# Sunday 22 November 2026
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("next friday", date(2026, 11, 27)),  # the coming Friday
+        ("el viernes", date(2026, 11, 27)),  # Spanish weekday
+        ("the 15th", date(2026, 12, 15)),  # this month's 15th has passed
+        ("el 15", date(2026, 12, 15)),  # Spanish day of month
+        ("on the 30th", date(2026, 11, 30)),  # still ahead this month
+        ("12/1", date(2026, 12, 1)),  # month/day without a year
+        ("dec 1", date(2026, 12, 1)),  # month name
+        ("1 de diciembre", date(2026, 12, 1)),  # Spanish month name
+        ("tomorrow", date(2026, 11, 23)),
+        ("mañana", date(2026, 11, 23)),
+        ("in 2 weeks", date(2026, 12, 6)),
+        ("en 10 dias", date(2026, 12, 2)),
+        ("next week", date(2026, 11, 29)),
+        ("12/01/2026", date(2026, 12, 1)),  # a full date
+    ],
+)
+def test_future_dates_as_people_name_them(text, expected):
+    assert parse_future_date(text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["when i get paid", "$50", "1/1/2020"])
+def test_not_future_dates(text):
+    assert parse_future_date(text, today=TODAY) is None

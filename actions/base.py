@@ -18,8 +18,9 @@ from bot.replies import Reply
 class AssistantAction(Action, ABC):
     """Base of every action: services come in through the constructor, defaulting to bootstrap's."""
 
-    def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None) -> None:
+    def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None, payments=None) -> None:
         self._ledger = ledger
+        self._payments = payments
         self._sealer = sealer
         self._link_signer = link_signer
         self._clock = clock or (lambda: datetime.now(timezone.utc))
@@ -45,6 +46,12 @@ class AssistantAction(Action, ABC):
         if self._ledger is None:
             self._ledger = bootstrap.ledger()
         return self._ledger
+
+    @property
+    def payments(self):
+        if self._payments is None:
+            self._payments = bootstrap.payments()
+        return self._payments
 
     @property
     def sealer(self):
@@ -93,5 +100,14 @@ def consumer_id(tracker: Tracker) -> Optional[int]:
     return int(value) if value not in (None, "") else None
 
 
-def events_as_dicts(tracker: Tracker) -> List[Dict[str, Any]]:
-    return list(tracker.events)
+def previous_action(tracker: Tracker) -> Optional[Text]:
+    """The last action the bot ran before the consumer's latest message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                continue
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None

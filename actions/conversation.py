@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import AssistantAction, channel_of, latest_intent
+from actions.base import AssistantAction, channel_of, latest_intent, previous_action
 from bot.transcripts import transcript
 
 LANGUAGE_WORDS = {"es": ("espa", "spanish", "castellano"), "en": ("english", "ingl", "eng")}
@@ -73,26 +73,13 @@ class ActionFallback(AssistantAction):
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        if _previous_action(tracker) == self.name():
+        if previous_action(tracker) == self.name():
             dispatcher.utter_message(response="utter_offer_human")
         elif latest_intent(tracker) == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
         else:
             dispatcher.utter_message(response="utter_rephrase")
         return []
-
-
-def _previous_action(tracker: Tracker) -> Optional[Text]:
-    """The last action the bot ran before the consumer's latest message."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                continue
-            seen_user = True
-        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name")
-    return None
 
 
 class ActionChangeLanguage(AssistantAction):

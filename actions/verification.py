@@ -27,6 +27,9 @@ from bot.replies import ACCOUNT_QUESTIONS
 from bot.services.account_answers import answer_account_question
 from bot.services.identification import accounts_on_channel, identify
 
+# Requests that continue by their own rules once the consumer is verified (data/rules/payment.yml).
+RESUMABLE = {"make_payment", "request_settlement", "request_payment_plan", "change_plan", "cancel_plan",
+             "promise_to_pay", "ask_payment_status"}
 # While an identity question is open, these intents leave the form to their own rules.
 ESCAPE_INTENTS = {"request_human", "opt_out", "help", "bot_challenge", "cease_communication", "goodbye"}
 
@@ -76,7 +79,7 @@ class ActionStartVerification(VerificationAction):
     ) -> List[EventType]:
         intent = latest_intent(tracker)
         events: List[EventType] = [
-            SlotSet("pending_request", intent if intent in ACCOUNT_QUESTIONS else None),
+            SlotSet("pending_request", intent if intent in ACCOUNT_QUESTIONS or intent in RESUMABLE else None),
             SlotSet("dob_answer", None),
             SlotSet("zip_answer", None),
         ]
@@ -160,15 +163,18 @@ class ActionVerifyIdentity(VerificationAction):
 
     def _verified(self, dispatcher, tracker, consumer: int) -> List[EventType]:
         dispatcher.utter_message(response="utter_verified")
+        pending = tracker.get_slot("pending_request")
+        resume = pending if pending in RESUMABLE else "nothing"
         answer = answer_account_question(
             self.ledger, consumer, input_channel(tracker), tracker.get_slot("active_account"),
-            tracker.get_slot("pending_request"), locale_of(tracker), self.now(), tracker.sender_id,
+            pending, locale_of(tracker), self.now(), tracker.sender_id, only_disclose=resume != "nothing",
         )
         say(dispatcher, answer.replies)
         return [
             SlotSet("verified", True),
             SlotSet("can_verify", False),
             SlotSet("pending_request", None),
+            SlotSet("resume", resume),
             SlotSet("active_account", answer.account_ref),
         ]
 
@@ -178,6 +184,6 @@ class ActionVerifyIdentity(VerificationAction):
         until = locked_until(attempts, now)
         if until is not None:
             self._say_locked(dispatcher, tracker, consumer, until)
-            return [SlotSet("can_verify", False)]
+            return [SlotSet("can_verify", False), SlotSet("resume", "nothing")]
         dispatcher.utter_message(response="utter_verification_failed", attempts_left=attempts_left(attempts, now))
         return [SlotSet("can_verify", True)]

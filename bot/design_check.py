@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import List
 
 _UNUSED_RESPONSE = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
+# Intents the system triggers (Rasa's trigger_intent API, the channels) have no training examples.
+_EXTERNAL_INTENT = re.compile(r"The intent 'EXTERNAL_\w+' is listed in the domain file, but is not found in the NLU")
 
 
 def responses_named_in_code(project_root: Path) -> set:
@@ -61,6 +63,8 @@ def problems(project_root: Path) -> List[str]:
             continue
         message = str(warning.message)
         if _expected_by_rasa(warning):
+            continue
+        if _EXTERNAL_INTENT.search(message):
             continue
         unused = _UNUSED_RESPONSE.search(message)
         if unused and unused.group(1) in used_in_code:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List
 
+from babel.lists import format_list
+
 from bot.domain.accounts import Creditor, Statement
 from bot.i18n import format_day, format_money
 
@@ -104,3 +106,57 @@ ACCOUNT_QUESTIONS: Dict[str, Callable[[Statement, str], List[Reply]]] = {
     "ask_balance_details": itemization_replies,
     "ask_creditor": creditor_replies,
 }
+
+
+# Payments ---------------------------------------------------------------------------------------
+
+# One response per frequency: the frequency word is part of each translated sentence.
+PLAN_OPTION = {"weekly": "utter_plan_option_weekly", "biweekly": "utter_plan_option_biweekly",
+               "monthly": "utter_plan_option_monthly"}
+CONFIRM_PLAN = {"weekly": "utter_confirm_plan_weekly", "biweekly": "utter_confirm_plan_biweekly",
+                "monthly": "utter_confirm_plan_monthly"}
+CHOOSE_PLAN = {1: "utter_choose_plan_1", 2: "utter_choose_plan_2", 3: "utter_choose_plan_3"}
+
+def offer_replies(offer, locale: str) -> List[Reply]:
+    """The confirmation question for an offer: every number the consumer is agreeing to."""
+    if offer.kind == "payment":
+        return [Reply("utter_confirm_payment", {"amount": format_money(offer.amount, locale)})]
+    if offer.kind == "promise":
+        return [Reply("utter_confirm_promise", {"amount": format_money(offer.amount, locale),
+                                                "date": format_day(offer.due, locale)})]
+    if offer.kind == "plan":
+        schedule = format_list([f"{format_day(day, locale)}: {format_money(amount, locale)}"
+                                for day, amount in offer.installments], locale=locale)
+        return [Reply(CONFIRM_PLAN[offer.frequency], {
+            "count": str(len(offer.installments)), "schedule": schedule,
+            "total": format_money(offer.amount, locale)})]
+    return [Reply("utter_confirm_cancel_plan")]
+
+
+def plan_option_replies(offers, balance, locale: str) -> List[Reply]:
+    replies = [Reply("utter_plan_options", {"balance": format_money(balance, locale)})]
+    for number, offer in enumerate(offers, start=1):
+        first_due, first_amount = offer.installments[0]
+        replies.append(Reply(PLAN_OPTION[offer.frequency], {
+            "number": str(number), "count": str(len(offer.installments)),
+            "amount": format_money(first_amount, locale), "first_date": format_day(first_due, locale)}))
+    replies.append(Reply(CHOOSE_PLAN[len(offers)]))
+    return replies
+
+
+REFUSALS = {
+    "nothing_due": "utter_nothing_due",
+    "collection_stopped": "utter_collection_paused",
+    "settlement_not_offered": "utter_no_settlement",
+}
+
+
+def refusal_reply(reason: str, options, locale: str) -> Reply:
+    """Why the backend would not create what was confirmed (the account changed in between)."""
+    if reason in REFUSALS:
+        return Reply(REFUSALS[reason])
+    if reason in ("above_balance", "amount_above_balance"):
+        return Reply("utter_amount_above_balance", {"balance": format_money(options.collectible, locale)})
+    if reason in ("below_minimum", "amount_too_small") and options.minimum_partial is not None:
+        return Reply("utter_amount_below_minimum", {"minimum": format_money(options.minimum_partial, locale)})
+    return Reply("utter_could_not_set_up")

@@ -37,8 +37,12 @@ def answer_account_question(
     now: datetime,
     conversation_id: str,
     disclose: bool = True,
+    only_disclose: bool = False,
 ) -> Answer:
-    """Replies for `request` (an intent name, or None for 'how can I help?') about the right account."""
+    """Replies for `request` (an intent name, or None for 'how can I help?') about the right account.
+
+    `only_disclose`: the conversation continues elsewhere (a payment flow); say just the disclosures.
+    """
     statements = accounts_on_channel(ledger, consumer_id, input_channel)
     if not statements:
         return Answer([Reply("utter_channel_redirect")], None)
@@ -49,7 +53,8 @@ def answer_account_question(
         for name in AGENCY_DISCLOSURES:
             ledger.log_communication("out", policy_channel(input_channel), conversation_id, conversation_id,
                                      active.account_ref, "disclosure", name, now)
-    replies += _replies_for(request, statements, active, locale)
+    if not only_disclose:
+        replies += _replies_for(request, statements, active, locale)
     return Answer(replies, active.account_ref)
 
 

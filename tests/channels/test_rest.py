@@ -81,3 +81,10 @@ def test_channel_keeps_rasas_rest_name_and_path():
     assert TrustedRestInput.from_credentials(None).is_allowed("127.0.0.1")
     assert not TrustedRestInput.from_credentials(None).is_allowed("203.0.113.9")
     assert not TrustedRestInput.from_credentials(None).is_allowed("not-an-ip")
+
+
+async def test_a_card_number_never_reaches_the_bot():
+    channel = TrustedRestInput.from_credentials(None)
+    status, _, received = await serve_and_post(channel, {"sender": "web-1", "message": "my card is 4242 4242 4242 4242"})
+    assert status == 200
+    assert [m.text for m in received] == ["/EXTERNAL_card_number_shared"]

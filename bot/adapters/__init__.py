@@ -1,0 +1,1 @@
+"""Adapters to vendors outside the ledger (Twilio); bot.bootstrap builds them once."""

@@ -28,7 +28,23 @@ from bot.domain.amounts import parse_amount
 from bot.domain.dates import parse_future_date
 from bot.domain.money import Money
 from bot.i18n import format_day, format_money
-from bot.replies import Reply, offer_replies, owed_to, plan_option_replies, refusal_reply
+from bot.payments.model import (
+    PaymentRefused,
+    PaymentUnavailable,
+    PlanRefused,
+    PlansNotAllowed,
+    PromiseRefused,
+    UnknownPaymentRequest,
+)
+from bot.replies import (
+    Reply,
+    offer_replies,
+    owed_to,
+    payment_outcome_reply,
+    payment_status_replies,
+    plan_option_replies,
+    refusal_reply,
+)
 from bot.services.account_answers import choose_account
 from bot.services.identification import accounts_on_channel
 from bot.services.offers import Offer
@@ -173,8 +189,6 @@ class ActionOfferPlans(PaymentAction):
         return "action_offer_plans"
 
     def respond(self, dispatcher, tracker, domain) -> List[EventType]:
-        from bot.payments.service import PlansNotAllowed
-
         account_ref = self.account_ref(tracker)
         statement = self.ledger.statement(account_ref)
         options = self.payments.options(account_ref)
@@ -338,14 +352,15 @@ class ActionAcceptOffer(PaymentAction):
         if offer is None or previous_action(tracker) not in OFFERING_ACTIONS:
             dispatcher.utter_message(response="utter_offer_expired")
             return clear_offer()
-        from bot.payments.service import PaymentRefused, PromiseRefused
-
         locale = locale_of(tracker)
         conversation, channel = tracker.sender_id, channel_of(tracker)
         try:
             say(dispatcher, self._create(offer, conversation, channel, locale))
-        except (PaymentRefused, PromiseRefused) as refused:
+        except (PaymentRefused, PlanRefused, PromiseRefused) as refused:
             say(dispatcher, [refusal_reply(refused.reason, self.payments.options(offer.account_ref), locale)])
+        except PaymentUnavailable:
+            dispatcher.utter_message(response="utter_payment_unavailable")
+            return []  # the offer stands: "yes" again in a minute creates it
         return clear_offer()
 
     def _create(self, offer: Offer, conversation: str, channel: str, locale: str) -> List[Reply]:
@@ -400,13 +415,13 @@ class ActionPaymentOutcome(PaymentAction):
         return "action_payment_outcome"
 
     def respond(self, dispatcher, tracker, domain) -> List[EventType]:
-        from bot.replies import payment_outcome_reply
-
         request_id = next(tracker.get_latest_entity_values("payment_request_id"), None)
-        if request_id is None:
+        event = next(tracker.get_latest_entity_values("payment_event"), None)
+        try:
+            view = self.payments.payment_request(request_id)
+        except UnknownPaymentRequest:
             return []
-        outcome = self.payments.payment_request(request_id)
-        say(dispatcher, [payment_outcome_reply(outcome, locale_of(tracker))])
+        say(dispatcher, [payment_outcome_reply(view, event, locale_of(tracker))])
         return []
 
 
@@ -420,14 +435,12 @@ class ActionCardWarning(PaymentAction):
         dispatcher.utter_message(response="utter_card_warning")
         if not tracker.get_slot("verified"):
             return []
-        from bot.payments.service import PaymentRefused
-
         account_ref = self.account_ref(tracker)
         options = self.payments.options(account_ref)
         try:
             request = self.payments.request_payment(account_ref, options.collectible, "full", tracker.sender_id,
                                                     channel_of(tracker))
-        except PaymentRefused:
+        except (PaymentRefused, PaymentUnavailable):
             return []
         dispatcher.utter_message(response="utter_card_warning_link", url=request.url)
         return []

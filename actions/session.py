@@ -10,6 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import AssistantAction, input_channel
 from bot.services.identification import identify
 
+KEYWORDS_ANSWERED_ALONE = {"opt_out", "opt_in", "help"}
+
 
 class ActionSessionStart(AssistantAction):
     def name(self) -> Text:
@@ -32,7 +34,9 @@ class ActionSessionStart(AssistantAction):
             language = language or found.consumer.language
         language = language if language in ("en", "es") else "en"
         events += [SlotSet("language", language), SlotSet("session_started_metadata", metadata)]
-        # Rendered before the slot events apply, so the language travels with the message.
-        dispatcher.utter_message(response="utter_session_greeting", language=language)
+        # Rendered before the slot events apply, so the language travels with the message. A session
+        # opened by STOP, START or HELP gets that keyword's one reply alone: it carries the opt-out line.
+        if metadata.get("keyword") not in KEYWORDS_ANSWERED_ALONE:
+            dispatcher.utter_message(response="utter_session_greeting", language=language)
         events.append(ActionExecuted("action_listen"))
         return events

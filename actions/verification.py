@@ -85,8 +85,9 @@ class ActionStartVerification(VerificationAction):
         ]
         consumer = self._consumer_id(tracker)
         if consumer is None:
-            dispatcher.utter_message(response="utter_need_personal_link")
-            return events + [SlotSet("can_verify", False)]
+            from actions.web_identity import start_web_identity  # it builds on this module
+
+            return events + start_web_identity(dispatcher, tracker)
         events.append(SlotSet("consumer_id", str(consumer)))
         if not accounts_on_channel(self.ledger, consumer, input_channel(tracker)):
             dispatcher.utter_message(response="utter_channel_redirect")

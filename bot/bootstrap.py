@@ -94,3 +94,92 @@ def _configure_sqlite(sqlite_engine: Engine) -> None:
         if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
             raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE, got {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+# --- messaging: channels, the outbound service, web chat identity (docs/channels.md) -----------
+
+
+@functools.lru_cache(maxsize=None)
+def messaging():
+    """Message ids, outbound attempts, pending choices and one-time codes (bot.ledger.messaging)."""
+    from bot.ledger.messaging import SqlMessaging
+
+    upgrade(engine())
+    return SqlMessaging(engine())
+
+
+@functools.lru_cache(maxsize=None)
+def messaging_config():
+    """WhatsApp templates from messaging.yml (MESSAGING_CONFIG names another file)."""
+    from bot.messaging_config import DEFAULT_FILE, load_messaging_config
+
+    return load_messaging_config(settings().messaging_config or settings().project_root / DEFAULT_FILE)
+
+
+@functools.lru_cache(maxsize=None)
+def catalogs():
+    """The responses in every language, for messages rendered outside Rasa's NLG (outbound)."""
+    from bot.translations import Catalogs
+
+    return Catalogs(settings().project_root)
+
+
+@functools.lru_cache(maxsize=None)
+def twilio_sender(channel: str):
+    """The Twilio sender of `channel` (sms, whatsapp), or None when Twilio is not configured for it."""
+    from bot.adapters.twilio_sender import build_sender
+
+    return build_sender(settings(), channel)
+
+
+def personal_link(account_ref: str, language: str, days: int = 7) -> str:
+    """A signed web chat link that opens the conversation identified (verification still follows)."""
+    token = link_signer().sign(account_ref, ttl=days * 24 * 3600)
+    return f"{settings().public_backend_url}/chat?t={token}&lang={language}"
+
+
+@functools.lru_cache(maxsize=None)
+def outbound():
+    """The outbound messaging service every proactive message goes through."""
+    from bot.services.outbound import OutboundService
+
+    return OutboundService(
+        ledger(), messaging(), catalogs(), {channel: twilio_sender(channel) for channel in ("sms", "whatsapp")},
+        config=messaging_config(), weekly_cap=settings().outbound_weekly_cap,
+        sms_max_segments=settings().sms_max_segments, link_for=personal_link,
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def one_time_codes():
+    """Web chat possession codes, sent through the outbound service."""
+    from bot.services.one_time_codes import OneTimeCodes
+
+    return OneTimeCodes(ledger(), messaging(), outbound(), secret_key())
+
+
+@functools.lru_cache(maxsize=None)
+def session_signer():
+    """Signs the web chat's session tokens (conversation id bound to the browser that got it)."""
+    from bot.web.webchat_session import SessionSigner
+
+    return SessionSigner(secret_key())
+
+
+# --- payments: the gateway (Stripe or the local sandbox), notifier and service (docs/payments.md) -----
+
+
+@functools.lru_cache(maxsize=None)
+def rasa_api_token() -> str:
+    """RASA_API_TOKEN, or one derived from the secret key so Rasa (--auth-token) and the backend agree."""
+    from bot.payments.wiring import derive_rasa_api_token
+
+    return settings().rasa_api_token or derive_rasa_api_token(secret_key())
+
+
+@functools.lru_cache(maxsize=None)
+def payments():
+    """The PaymentsService: Stripe when STRIPE_API_KEY is set, else the sandbox served by the backend."""
+    from bot.payments.wiring import build_payments_service
+
+    return build_payments_service(settings(), ledger(), rasa_api_token())

@@ -106,6 +106,8 @@ register(Command("migrate", "migrate the ledger database to the newest schema", 
 
 def build_parser() -> argparse.ArgumentParser:
     import bot.service_commands  # noqa: F401  (registers up, train, link, ...)
+    import bot.messaging_commands  # noqa: F401  (registers remind, outbound-log)
+    import bot.payments_commands  # noqa: F401  (registers run-due)
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///var/ledger.db"
@@ -28,6 +28,15 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ValueError(f"{name} must be a port number (1-65535), got {raw!r}")
+    return int(raw)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number, got {raw!r}")
     return int(raw)
 
 
@@ -58,6 +67,17 @@ class Settings:
     whatsapp_from: Optional[str] = None
     agent_api_token: Optional[str] = field(default=None, repr=False)
     secret_key: Optional[str] = field(default=None, repr=False)  # None: var/secret.key, made once
+    # Messaging (docs/channels.md). TWILIO_API_BASE points the Twilio client at a local fake (tests).
+    twilio_api_base: Optional[str] = None
+    sms_max_segments: int = 3
+    outbound_weekly_cap: int = 3
+    messaging_config: Optional[Path] = None  # WhatsApp templates; None: <project>/messaging.yml
+    webchat_allowed_origins: Tuple[str, ...] = ()  # empty: the backend's own origins
+    # Payments: Rasa's HTTP API as the backend reaches it (payment outcomes via trigger_intent) and its
+    # token (None: derived from the secret key by bot.bootstrap.rasa_api_token, so every process agrees).
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_api_token: Optional[str] = field(default=None, repr=False)
+    payments_scheduler_seconds: int = 60  # the backend's installment/promise scheduler; 0 turns it off
 
     @property
     def public_backend_url(self) -> str:
@@ -87,4 +107,14 @@ class Settings:
             whatsapp_from=_opt(env, "WHATSAPP_FROM"),
             agent_api_token=_opt(env, "AGENT_API_TOKEN"),
             secret_key=_opt(env, "SECRET_KEY"),
+            rasa_url=_opt(env, "RASA_URL") or f"http://127.0.0.1:{rasa_port}",
+            rasa_api_token=_opt(env, "RASA_API_TOKEN"),
+            payments_scheduler_seconds=_count(env, "PAYMENTS_SCHEDULER_SECONDS", 60),
+            twilio_api_base=_opt(env, "TWILIO_API_BASE"),
+            sms_max_segments=_count(env, "SMS_MAX_SEGMENTS", 3),
+            outbound_weekly_cap=_count(env, "OUTBOUND_WEEKLY_CAP", 3),
+            messaging_config=Path(_opt(env, "MESSAGING_CONFIG")) if _opt(env, "MESSAGING_CONFIG") else None,
+            webchat_allowed_origins=tuple(
+                o.strip().rstrip("/") for o in (_opt(env, "WEBCHAT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
+            ),
         )

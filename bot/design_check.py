@@ -2,7 +2,7 @@
 
 Rasa warns about every response no story or rule utters; responses that actions choose at run time
 (balances, line items, disclosures) are legitimately absent from stories. A response is accepted as
-used when Python code under actions/ or bot/ names it; every other warning fails the check.
+used when Python code under actions/, bot/ or channels/ names it; every other warning fails the check.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _EXTERNAL_INTENT = re.compile(r"The intent 'EXTERNAL_\w+' is listed in the domai
 
 def responses_named_in_code(project_root: Path) -> set:
     names = set()
-    for folder in ("actions", "bot"):
+    for folder in ("actions", "bot", "channels"):
         for path in (project_root / folder).rglob("*.py"):
             names |= set(re.findall(r"utter_\w+", path.read_text()))
     return names

@@ -160,3 +160,43 @@ def refusal_reply(reason: str, options, locale: str) -> Reply:
     if reason in ("below_minimum", "amount_too_small") and options.minimum_partial is not None:
         return Reply("utter_amount_below_minimum", {"minimum": format_money(options.minimum_partial, locale)})
     return Reply("utter_could_not_set_up")
+
+
+def payment_outcome_reply(view, event: str, locale: str) -> Reply:
+    """The receipt or the kind news after a payment event (EXTERNAL_payment_outcome)."""
+    amount = format_money(view.amount, locale)
+    balance = format_money(view.balance_after, locale) if view.balance_after is not None else ""
+    if event == "payment_refunded":
+        return Reply("utter_payment_refunded", {"amount": format_money(view.refunded, locale), "balance": balance})
+    if event == "payment_reversed":
+        return Reply("utter_payment_chargeback", {"amount": amount, "balance": balance})
+    if event == "plan_setup_complete":
+        return Reply("utter_plan_setup_complete")
+    if event == "plan_broken":
+        return Reply("utter_plan_broken")
+    if view.outcome == "paid":
+        return Reply("utter_payment_succeeded", {"amount": amount, "balance": balance})
+    if view.installment_seq is not None and view.next_retry_at is not None:
+        return Reply("utter_installment_failed", {"amount": amount, "date": format_day(view.next_retry_at.date(), locale)})
+    if view.url is None:
+        return Reply("utter_payment_failed_no_link", {"amount": amount})
+    response = "utter_payment_insufficient_funds" if view.decline_reason == "insufficient_funds" else "utter_payment_declined"
+    return Reply(response, {"amount": amount, "url": view.url})
+
+
+STATUS_OF_OUTCOME = {"paid": "utter_payment_status_succeeded", "pending": "utter_payment_status_pending"}
+
+
+def payment_status_replies(status, locale: str, shown: int = 3) -> List[Reply]:
+    """'Did my payment go through?': the latest payment requests and the plan's next installment."""
+    replies = [
+        Reply(STATUS_OF_OUTCOME.get(view.outcome, "utter_payment_status_failed"), {
+            "date": format_day((view.completed_at or view.created_at).date(), locale),
+            "amount": format_money(view.amount, locale)})
+        for view in status.requests[:shown]
+    ]
+    upcoming = status.next_installment
+    if upcoming is not None:
+        replies.append(Reply("utter_plan_status", {"amount": format_money(upcoming.amount, locale),
+                                                   "date": format_day(upcoming.due, locale)}))
+    return replies or [Reply("utter_payment_status_none")]

@@ -62,7 +62,7 @@ def write_runtime_endpoints(settings: Settings) -> Path:
     return path
 
 
-def services(settings: Settings, model: Path, endpoints: Path) -> List[Service]:
+def services(settings: Settings, model: Path, endpoints: Path, rasa_token: str) -> List[Service]:
     python = sys.executable
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", SANIC_HOST=settings.bind_host,
                PYTHONUNBUFFERED="1")
@@ -75,6 +75,8 @@ def services(settings: Settings, model: Path, endpoints: Path) -> List[Service]:
                 f"http://127.0.0.1:{settings.backend_port}/health", env),
         Service("rasa", [python, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
                          "--credentials", "credentials.yml", "--interface", settings.bind_host,
+                         # The HTTP API serves whole trackers: only callers holding the token get in.
+                         "--enable-api", "--auth-token", rasa_token,
                          "--port", str(settings.rasa_port), "--cors", backend_origin,
                          "--cors", f"http://127.0.0.1:{settings.backend_port}"],
                 f"http://127.0.0.1:{settings.rasa_port}/", env),
@@ -150,8 +152,10 @@ def _interrupt(signum, frame) -> None:
 
 
 def run(settings: Settings) -> int:
+    from bot import bootstrap
+
     model, endpoints = prepare(settings)
-    running = services(settings, model, endpoints)
+    running = services(settings, model, endpoints, bootstrap.rasa_api_token())
     # Explicit handlers: a process started in the background may inherit SIGINT as ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -29,6 +29,7 @@ from bot.domain.accounts import (
 from bot.domain.money import Money
 from bot.domain.cards import redact_card_numbers
 from bot.ledger import schema as t
+from bot.ledger.payments import payments_json, plans_json, promises_json
 
 def _redact_transcript(value: Any) -> Any:
     if isinstance(value, str):
@@ -200,11 +201,10 @@ class SqlLedger:
         with self.engine.connect() as connection:
             statement = self._statement(connection, account_ref)
             account = self._account_row(connection, account_ref)
-            payments = connection.execute(
-                select(t.ledger_entries)
-                .where(t.ledger_entries.c.account_id == account.id, t.ledger_entries.c.kind == "payment")
-                .order_by(t.ledger_entries.c.posted_at, t.ledger_entries.c.id)
-            ).all()
+            # Payments (with the request each came from), plans and promises: bot/ledger/payments.py.
+            payments = payments_json(connection, account.id)
+            plans = plans_json(connection, account.id)
+            promises = promises_json(connection, account.id)
         return {
             "account_ref": statement.account_ref,
             "creditor_id": statement.creditor.id,
@@ -216,17 +216,9 @@ class SqlLedger:
                 for h in statement.holds
             ],
             "disputes": [],
-            "plans": [],
-            "payments": [
-                {
-                    "amount_cents": -row.amount_minor,
-                    "posted_at": _iso(row.posted_at),
-                    "reference": row.reference,
-                    "description": row.description,
-                }
-                for row in payments
-            ],
-            "promises": [],
+            "plans": plans,
+            "payments": payments,
+            "promises": promises,
         }
 
     def _account_row(self, connection: Connection, account_ref: str) -> Row:

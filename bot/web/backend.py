@@ -66,6 +66,7 @@ UI_STRINGS: Dict[str, Dict[str, str]] = {
         "open_attachment": "Open attachment",
         "card_warning_hint": "Never type card numbers in this chat.",
         "empty": "Send a message to get started.",
+        "suggestions": "Suggested replies",
     },
     "es": {
         "title": "Resolve",
@@ -83,6 +84,7 @@ UI_STRINGS: Dict[str, Dict[str, str]] = {
         "open_attachment": "Abrir archivo adjunto",
         "card_warning_hint": "Nunca escriba números de tarjeta en este chat.",
         "empty": "Envíe un mensaje para comenzar.",
+        "suggestions": "Respuestas sugeridas",
     },
 }
 

@@ -3,15 +3,20 @@ from __future__ import annotations
 
 from sanic import Sanic
 
+from bot.bootstrap import session_signer
 from bot.config import Settings
 from bot.translations import Catalogs
 from bot.web.backend import create_backend_app
 from bot.web.nlg import nlg_blueprint
+from bot.web.payments import install_payments
+from bot.web.webchat_session import webchat_session_blueprint
 
 
 def build_app(settings: Settings) -> Sanic:
     app = create_backend_app(settings)
     app.blueprint(nlg_blueprint(Catalogs(settings.project_root)))
+    app.blueprint(webchat_session_blueprint(session_signer()))
+    install_payments(app, settings)  # /pay pages, /webhooks/stripe, the payments scheduler
     return app
 
 

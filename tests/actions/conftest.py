@@ -11,6 +11,10 @@ from bot.bootstrap import make_engine
 from bot.ledger.importer import import_placements
 from bot.ledger.migrations import upgrade
 from bot.ledger.repository import SqlLedger
+from bot.ledger.payments import SqlPayments
+from bot.payments.notifier import ConsumerNotifier
+from bot.payments.sandbox import SandboxGateway
+from bot.payments.service import PaymentsService
 from bot.security import LinkSigner, Sealer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,10 +30,26 @@ def demo_ledger(tmp_path) -> SqlLedger:
     engine.dispose()
 
 
+class RecordingNotifier(ConsumerNotifier):
+    """Stands in for Rasa's trigger_intent API: keeps what the consumer would be told."""
+
+    def __init__(self) -> None:
+        self.sent = []
+
+    def notify(self, conversation_id, channel, event_name, payload) -> None:
+        self.sent.append((conversation_id, event_name, dict(payload)))
+
+
 @pytest.fixture
-def services(demo_ledger):
+def payments(demo_ledger):
+    return PaymentsService(demo_ledger, SqlPayments(demo_ledger.engine), SandboxGateway("http://localhost:8000", None),
+                           RecordingNotifier(), clock=lambda: NOW)
+
+
+@pytest.fixture
+def services(demo_ledger, payments):
     return {"ledger": demo_ledger, "sealer": Sealer("test"), "link_signer": LinkSigner("test"),
-            "clock": lambda: NOW}
+            "clock": lambda: NOW, "payments": payments}
 
 
 def make_tracker(sender="+14155550101", text="", intent=None, slots=None, events=None, metadata=None,

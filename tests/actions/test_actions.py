@@ -44,8 +44,16 @@ async def test_start_verification_remembers_the_question_and_opens_the_form(serv
     assert responses(dispatcher) == ["utter_verification_intro"]
 
 
-async def test_unknown_web_visitor_is_asked_for_the_personal_link(services):
+async def test_unknown_web_visitor_is_asked_for_an_account_reference_and_a_code(services):
     tracker = make_tracker(sender="web-1", channel="socketio", text="balance", intent="ask_balance")
+    dispatcher, events = await run(ActionStartVerification(**services), tracker)
+    assert slots_of(events)["can_verify"] is False
+    assert responses(dispatcher) == ["utter_verification_intro"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "web_identity_form"}
+
+
+async def test_an_unknown_phone_number_is_asked_for_the_personal_link(services):
+    tracker = make_tracker(sender="+19995550123", channel="sms", text="balance", intent="ask_balance")
     dispatcher, events = await run(ActionStartVerification(**services), tracker)
     assert slots_of(events)["can_verify"] is False
     assert responses(dispatcher) == ["utter_need_personal_link"]

@@ -11,7 +11,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import pytest
 
@@ -20,6 +20,8 @@ from bot.domain.money import Money
 from bot.i18n import format_money
 from bot.ledger.repository import SqlLedger
 from bot.security import LinkSigner
+from tests.e2e.twilio_stack import twilio_env
+from tests.twilio_fakes import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = {"RASA_PORT": "15005", "ACTIONS_PORT": "15055", "BACKEND_PORT": "18000"}
@@ -33,6 +35,8 @@ class Stack:
     backend_url: str
     ledger: SqlLedger
     log_path: Path
+    env: dict
+    twilio: Optional[FakeTwilioServer] = None  # Twilio's Messages API, faked locally: what the bot texted
 
     def send(self, sender: str, text: str, metadata: dict | None = None) -> List[dict]:
         """One consumer message over the REST channel; the bot's replies in order."""
@@ -64,8 +68,10 @@ class Stack:
 def stack(tmp_path_factory) -> Stack:
     workdir = tmp_path_factory.mktemp("stack")
     database_url = f"sqlite:///{workdir / 'ledger.db'}"
+    twilio = FakeTwilioServer().__enter__()
     env = dict(os.environ, **PORTS, DATABASE_URL=database_url, SECRET_KEY=SECRET,
-               TRACKER_STORE_URL=f"sqlite:///{workdir / 'tracker.db'}", PYTHONUNBUFFERED="1")
+               TRACKER_STORE_URL=f"sqlite:///{workdir / 'tracker.db'}", PYTHONUNBUFFERED="1",
+               **twilio_env(twilio, f"http://127.0.0.1:{PORTS['BACKEND_PORT']}"))
     subprocess.run(
         [sys.executable, "-m", "bot", "import-placements", "demo/placements.csv", "--creditors",
          "demo/creditors.yml"], cwd=ROOT, env=env, check=True, capture_output=True,
@@ -75,7 +81,7 @@ def stack(tmp_path_factory) -> Stack:
         process = subprocess.Popen([sys.executable, "-m", "bot", "up"], cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     stack = Stack(f"http://127.0.0.1:{PORTS['RASA_PORT']}", f"http://127.0.0.1:{PORTS['BACKEND_PORT']}",
-                  SqlLedger(make_engine(database_url)), log_path)
+                  SqlLedger(make_engine(database_url)), log_path, env, twilio)
     try:
         _wait_for(stack, process)
         yield stack
@@ -85,6 +91,7 @@ def stack(tmp_path_factory) -> Stack:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+        twilio.__exit__(None, None, None)
 
 
 def _wait_for(stack: Stack, process: subprocess.Popen) -> None:
@@ -102,3 +109,16 @@ def _wait_for(stack: Stack, process: subprocess.Popen) -> None:
 def sender() -> str:
     """A fresh web chat conversation id (not a phone number)."""
     return f"web-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def run_due(stack):
+    """The scheduler as cron runs it (`python -m bot run-due`), at a chosen moment."""
+
+    def run(at) -> str:
+        done = subprocess.run([sys.executable, "-m", "bot", "run-due", "--at", at.isoformat()], cwd=ROOT,
+                              env=stack.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return run

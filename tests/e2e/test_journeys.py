@@ -122,10 +122,18 @@ def test_a_new_session_asks_to_verify_again(stack):
     assert_discloses_nothing(stack, replies)
 
 
-def test_web_visitor_without_a_personal_link_is_not_verified(stack, sender):
+def test_web_visitor_without_a_personal_link_must_prove_the_phone_before_anything(stack, sender):
     replies = new_session(stack, sender) + stack.texts(sender, f"my account is {MAYA['ref']} how much do i owe")
-    assert any("personal link" in text for text in replies), replies
+    assert any("texted a 6-digit code" in text and "ending in 01" in text for text in replies), replies
     assert not any("date of birth" in text for text in replies)
+    replies += stack.texts(sender, "123456") + stack.texts(sender, "how much do i owe")
+    assert not any("date of birth" in text for text in replies)  # no code, no verification
+    assert_discloses_nothing(stack, replies)
+
+
+def test_a_reference_that_matches_nobody_gets_the_same_answer(stack, sender):
+    replies = new_session(stack, sender) + stack.texts(sender, "my account is ZZ-99999")
+    assert any("texted a 6-digit code" in text for text in replies), replies
 
 
 def test_personal_link_identifies_a_web_visitor_who_then_verifies(stack, sender):

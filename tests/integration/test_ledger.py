@@ -131,7 +131,8 @@ def test_account_json_shape(engine, demo_ledger):
     assert view["currency"] == "USD" and view["balance_cents"] == 65235 - 5000 and view["status"] == "open"
     assert view["disputes"] == view["plans"] == view["promises"] == []
     assert view["payments"] == [{"amount_cents": 5000, "posted_at": NOW.isoformat(), "reference": "pi_123",
-                                 "description": "payment test"}]
+                                 "description": "payment test", "request_id": None, "purpose": None,
+                                 "status": None, "refunded_cents": 0}]
     assert [(h["amount_cents"], h["reason"]) for h in view["holds"]] == [(1500, "dispute")]
 
 

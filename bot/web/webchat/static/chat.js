@@ -7,6 +7,7 @@
   "use strict";
 
   var STORAGE_SESSION = "webchat.session_id";
+  var STORAGE_SESSION_TOKEN = "webchat.session_token";
   var STORAGE_TOKEN = "webchat.link_token";
   var STORAGE_TRANSCRIPT = "webchat.transcript";
   var TRANSCRIPT_MAX = 200;
@@ -39,24 +40,38 @@
       } catch (e) {
         memoryStore[key] = value;
       }
+    },
+    remove: function (key) {
+      try {
+        window.sessionStorage.removeItem(key);
+      } catch (e) { /* memory only */ }
+      delete memoryStore[key];
     }
   };
 
-  function randomId() {
-    if (window.crypto && window.crypto.randomUUID) {
-      return window.crypto.randomUUID().replace(/-/g, "");
-    }
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map
-      .call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); })
-      .join("");
+  // The conversation id and its signed token come from the backend (POST /chat/session); the
+  // server only lets this tab into the conversation its token names. Kept per tab, so a reload
+  // reconnects to the same conversation.
+  var sessionId = store.get(STORAGE_SESSION);
+  var sessionToken = store.get(STORAGE_SESSION_TOKEN);
+
+  function newSession() {
+    return window.fetch("/chat/session", { method: "POST", credentials: "same-origin", cache: "no-store" })
+      .then(function (reply) {
+        if (!reply.ok) throw new Error("session " + reply.status);
+        return reply.json();
+      })
+      .then(function (data) {
+        sessionId = data.session_id;
+        sessionToken = data.token;
+        store.set(STORAGE_SESSION, sessionId);
+        store.set(STORAGE_SESSION_TOKEN, sessionToken);
+      });
   }
 
-  var sessionId = store.get(STORAGE_SESSION);
-  if (!sessionId) {
-    sessionId = randomId();
-    store.set(STORAGE_SESSION, sessionId);
+  function ensureSession() {
+    if (sessionId && sessionToken) return Promise.resolve();
+    return newSession();
   }
 
   // --- link token and language from the URL ------------------------------------------
@@ -153,6 +168,8 @@
     if (!valid.length) return;
     var li = document.createElement("li");
     li.className = "msg-actions";
+    li.setAttribute("role", "group");
+    if (t.suggestions) li.setAttribute("aria-label", t.suggestions);
     valid.forEach(function (b) {
       var title = String(b.title || b.payload);
       var url = safeHttpUrl(b.url);
@@ -250,6 +267,7 @@
 
   function showTyping() {
     typing.hidden = false;
+    log.setAttribute("aria-busy", "true"); // screen readers announce a multi-part reply once it is complete
     scrollToEnd();
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, TYPING_TIMEOUT_MS);
@@ -257,6 +275,7 @@
 
   function hideTyping() {
     typing.hidden = true;
+    log.setAttribute("aria-busy", "false");
     clearTimeout(typingTimer);
   }
 
@@ -317,45 +336,74 @@
     return;
   }
 
-  socket = window.io(config.rasaUrl, {
-    path: config.socketPath,
-    transports: ["websocket", "polling"],
-    tryAllTransports: true, // fall back to long-polling where WebSockets are blocked
-    reconnection: true,
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 10000
+  function connect() {
+    socket = window.io(config.rasaUrl, {
+      path: config.socketPath,
+      transports: ["websocket", "polling"],
+      tryAllTransports: true, // fall back to long-polling where WebSockets are blocked
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 10000,
+      auth: function (send) { send({ token: sessionToken }); }
+    });
+    listen();
+  }
+
+  /* The server refused our token (expired, or from another deployment): start a new conversation. */
+  function renewSession() {
+    store.remove(STORAGE_SESSION);
+    store.remove(STORAGE_SESSION_TOKEN);
+    store.remove(STORAGE_TRANSCRIPT);
+    transcript = [];
+    log.textContent = "";
+    emptyState.hidden = false;
+    sessionId = null;
+    sessionToken = null;
+    newSession().then(function () { socket.connect(); }, function () { setStatus("unavailable"); });
+  }
+
+  ensureSession().then(connect, function () {
+    setStatus("unavailable");
+    sendButton.setAttribute("aria-disabled", "true");
   });
 
-  socket.on("connect", function () {
-    // Ask for our session on every (re)connect so replies reach this socket again.
-    socket.emit("session_request", { session_id: sessionId });
-  });
+  /* Listeners for one socket; socket.io reconnects it on its own and asks for the session again. */
+  function listen() {
+    socket.on("connect", function () {
+      // Ask for our session on every (re)connect so replies reach this socket again.
+      socket.emit("session_request", { session_id: sessionId });
+    });
 
-  socket.on("session_confirm", function (data) {
-    var confirmedId = typeof data === "string" ? data : data && data.session_id;
-    if (confirmedId && confirmedId !== sessionId) {
-      sessionId = confirmedId;
-      store.set(STORAGE_SESSION, sessionId);
-    }
-    confirmed = true;
-    everConfirmed = true;
-    setStatus("ready");
-    flushPending();
-  });
+    socket.on("session_confirm", function (data) {
+      var confirmedId = typeof data === "string" ? data : data && data.session_id;
+      if (confirmedId && confirmedId !== sessionId) {
+        sessionId = confirmedId;
+        store.set(STORAGE_SESSION, sessionId);
+      }
+      confirmed = true;
+      everConfirmed = true;
+      setStatus("ready");
+      flushPending();
+    });
 
-  socket.on("bot_uttered", function (message) {
-    hideTyping();
-    remember({ from: "bot", message: message });
-    renderBot(message, true);
-  });
+    socket.on("bot_uttered", function (message) {
+      hideTyping();
+      remember({ from: "bot", message: message });
+      renderBot(message, true);
+    });
 
-  socket.on("disconnect", function (reason) {
-    confirmed = false;
-    if (reason !== "io client disconnect") setStatus(everConfirmed ? "lost" : "connecting");
-  });
+    socket.on("disconnect", function (reason) {
+      confirmed = false;
+      if (reason !== "io client disconnect") setStatus(everConfirmed ? "lost" : "connecting");
+    });
 
-  socket.on("connect_error", function () {
-    confirmed = false;
-    setStatus(everConfirmed ? "lost" : "connecting");
-  });
+    socket.on("connect_error", function (error) {
+      confirmed = false;
+      if (error && error.message === "invalid_session") {
+        renewSession();
+        return;
+      }
+      setStatus(everConfirmed ? "lost" : "connecting");
+    });
+  }
 })();

@@ -194,7 +194,7 @@ class ActionOfferPlans(PaymentAction):
         options = self.payments.options(account_ref)
         if options.collection_stopped:
             dispatcher.utter_message(response="utter_collection_paused")
-            return clear_offer()
+            return [SlotSet("plans_offered", False)] + clear_offer()
         text = tracker.latest_message.get("text") or ""
         affordable = parse_amount(text, options.collectible.currency)  # "all"/"half" mean nothing here
         frequency = requested_frequency(text)

@@ -187,4 +187,6 @@ class ActionVerifyIdentity(VerificationAction):
             self._say_locked(dispatcher, tracker, consumer, until)
             return [SlotSet("can_verify", False), SlotSet("resume", "nothing")]
         dispatcher.utter_message(response="utter_verification_failed", attempts_left=attempts_left(attempts, now))
-        return [SlotSet("can_verify", True)]
+        # Every outcome sets `resume` (RulePolicy requires an action to set the same slots in all its rules);
+        # pending_request keeps what to resume once a later attempt succeeds.
+        return [SlotSet("can_verify", True), SlotSet("resume", "nothing")]

@@ -56,7 +56,9 @@ def problems(project_root: Path) -> List[str]:
             validator.verify_nlu(ignore_warnings=True),
             validator.verify_story_structure(ignore_warnings=True),
         ]
-    used_in_code = responses_named_in_code(project_root) | responses_asked_by_forms(importer.get_domain())
+    used_by_rasa = {"utter_default"}  # uttered by Rasa's own action_default_fallback
+    used_in_code = (responses_named_in_code(project_root) | responses_asked_by_forms(importer.get_domain())
+                    | used_by_rasa)
     found = []
     for warning in caught:
         if not issubclass(warning.category, UserWarning) or issubclass(warning.category, DeprecationWarning):

@@ -201,9 +201,11 @@ class ActionOfferPlans(PaymentAction):
         locale = locale_of(tracker)
         try:
             proposals = self.payments.propose_plans(account_ref, frequency=frequency, affordable=affordable)
-            if not proposals and affordable is not None:
-                dispatcher.utter_message(response="utter_no_plan_fits", amount=format_money(affordable, locale))
-                proposals = self.payments.propose_plans(account_ref, frequency=frequency)
+            if not proposals and (affordable is not None or frequency is not None):
+                # What was asked for does not fit the creditor's policy: show what does.
+                if affordable is not None:
+                    dispatcher.utter_message(response="utter_no_plan_fits", amount=format_money(affordable, locale))
+                proposals = self.payments.propose_plans(account_ref)
         except PlansNotAllowed:
             dispatcher.utter_message(response="utter_no_plans", creditor=owed_to(statement.creditor))
             return [SlotSet("plans_offered", False)] + clear_offer()
@@ -370,16 +372,26 @@ class ActionAcceptOffer(PaymentAction):
             return [Reply("utter_payment_link", {"amount": format_money(request.amount, locale), "url": request.url,
                                                  "expires": format_day(request.expires_at.date(), locale)})]
         if offer.kind == "plan":
-            created = self.payments.create_plan(offer.account_ref, _proposal(offer), conversation, channel)
-            first_due, first_amount = offer.installments[0]
-            return [Reply("utter_plan_created", {"url": created.setup_url, "amount": format_money(first_amount, locale),
-                                                 "first_date": format_day(first_due, locale)})]
+            return self._plan(offer, conversation, channel, locale)
         if offer.kind == "promise":
             self.payments.record_promise(offer.account_ref, offer.amount, offer.due, conversation, channel)
             return [Reply("utter_promise_recorded", {"amount": format_money(offer.amount, locale),
                                                      "date": format_day(offer.due, locale)})]
         self.payments.cancel_plan(offer.account_ref)
         return [Reply("utter_plan_cancelled")]
+
+
+    def _plan(self, offer: Offer, conversation: str, channel: str, locale: str) -> List[Reply]:
+        """A new plan, or a change to the live one (the saved card carries over: no setup page)."""
+        first_due, first_amount = offer.installments[0]
+        arguments = {"amount": format_money(first_amount, locale), "first_date": format_day(first_due, locale)}
+        if self.payments.options(offer.account_ref).has_live_plan:
+            changed = self.payments.change_plan(offer.account_ref, _proposal(offer), conversation, channel)
+            if changed.setup_url is None:
+                return [Reply("utter_plan_changed", arguments)]
+            return [Reply("utter_plan_created", {**arguments, "url": changed.setup_url})]
+        created = self.payments.create_plan(offer.account_ref, _proposal(offer), conversation, channel)
+        return [Reply("utter_plan_created", {**arguments, "url": created.setup_url})]
 
 
 def _proposal(offer: Offer):

@@ -122,3 +122,17 @@ async def test_a_declined_payment_is_told_kindly_with_the_link_to_try_again(serv
     dispatcher, _ = await run(ActionPaymentOutcome(**services), tracker)
     assert responses(dispatcher) == ["utter_payment_declined"]
     assert dispatcher.messages[0]["url"] == request.url
+
+
+async def test_changing_a_live_plan_keeps_the_card_and_replaces_the_schedule(services, payments):
+    proposals = payments.propose_plans("BW-10001")
+    payments.create_plan("BW-10001", proposals[0], "+14155550101", "sms")
+    tracker = make_tracker(text="can i change my plan to weekly", intent="change_plan", slots=MAYA)
+    dispatcher, slots = await run(ActionOfferPlans(**services), tracker)
+    assert responses(dispatcher)[0] == "utter_plan_options", responses(dispatcher)
+    _, slots = await run(ActionChoosePlan(**services), make_tracker(text="plan 1", intent="choose_plan",
+                                                                     slots={**MAYA, **slots}))
+    dispatcher, _ = await run(ActionAcceptOffer(**services), after("action_choose_plan", {**MAYA, **slots}))
+    assert responses(dispatcher) in (["utter_plan_changed"], ["utter_plan_created"])
+    plan = payments.status("BW-10001").active_plan
+    assert plan is not None and sum(i.amount.minor for i in plan.installments) == plan.total.minor

@@ -13,6 +13,9 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 LINK = re.compile(r"https?://\S+/pay/[\w-]+")
+# These tests are about the money path, not language understanding (tests/nlu and tests/stories
+# cover that): the steps that need an intent send what the web chat's buttons send.
+PAY, YES, NO, PLAN = "/make_payment", "/affirm", "/deny", "/request_payment_plan"
 # Consumers who appear in no other end-to-end test, so their balances are theirs alone.
 DANIEL = {"ref": "BW-10002", "dob": "1/8/1996", "zip": "80205"}
 CARLOS = {"ref": "BW-10003", "dob": "12/2/1988", "zip": "78207"}
@@ -61,9 +64,10 @@ def test_pay_in_full_through_the_sandbox_page_clears_the_balance(stack):
     sender, metadata = verified_conversation(stack, DANIEL)
     balance = stack.ledger.statement(DANIEL["ref"]).balance
     amount = stack.format_money(balance, "en_US")
-    confirm = stack.texts(sender, "i want to pay it all", metadata)
+    stack.texts(sender, PAY, metadata)
+    confirm = stack.texts(sender, "all of it", metadata)
     assert any(amount in text for text in confirm), confirm
-    link = payment_link(stack.texts(sender, "yes", metadata))
+    link = payment_link(stack.texts(sender, YES, metadata))
 
     pay_on_sandbox_page(link, "4242424242424242")
 
@@ -76,8 +80,9 @@ def test_pay_in_full_through_the_sandbox_page_clears_the_balance(stack):
 def test_a_declined_card_leaves_the_balance_and_tells_the_consumer(stack):
     sender, metadata = verified_conversation(stack, AISHA)
     before = stack.ledger.statement(AISHA["ref"]).balance
-    stack.texts(sender, "pay $20", metadata)
-    link = payment_link(stack.texts(sender, "yes", metadata))
+    stack.texts(sender, PAY, metadata)
+    stack.texts(sender, "$20", metadata)
+    link = payment_link(stack.texts(sender, YES, metadata))
 
     pay_on_sandbox_page(link, "4000000000000002")
 
@@ -88,8 +93,9 @@ def test_a_declined_card_leaves_the_balance_and_tells_the_consumer(stack):
 
 def test_nothing_is_created_without_a_yes(stack):
     sender, metadata = verified_conversation(stack, AISHA)
-    stack.texts(sender, "pay $20", metadata)
-    replies = stack.texts(sender, "no", metadata)
+    stack.texts(sender, PAY, metadata)
+    stack.texts(sender, "$20", metadata)
+    replies = stack.texts(sender, NO, metadata)
     assert not any(LINK.search(text) for text in replies)
     assert any("haven't set anything up" in text for text in replies), replies
 
@@ -98,14 +104,14 @@ def test_a_three_installment_plan_sums_to_the_balance_and_charges_each_once(stac
     sender, metadata = verified_conversation(stack, CARLOS, language="es")
     balance = stack.ledger.statement(CARLOS["ref"]).balance
     third = -(-balance.minor // 3)
-    options = stack.texts(sender, "quiero un plan de pagos", metadata)
+    options = stack.texts(sender, PLAN, metadata)
     assert any("Plan" in text or "plan" in text for text in options), options
-    offered = stack.texts(sender, f"puedo pagar {third / 100:.2f} al mes", metadata)
+    offered = stack.texts(sender, '/inform{"amount": "%.2f al mes"}' % (third / 100), metadata)
     three = next((t for t in offered if t[:2] in ("1.", "2.", "3.") and "3 pagos mensuales" in t), None)
     assert three is not None, offered
-    confirm = stack.texts(sender, f"el plan {three[0]}", metadata)
+    confirm = stack.texts(sender, '/choose_plan{"plan_option": "%s"}' % three[0], metadata)
     assert any(stack.format_money(balance, "es_US") in text for text in confirm), confirm
-    setup_link = payment_link(stack.texts(sender, "sí", metadata))
+    setup_link = payment_link(stack.texts(sender, YES, metadata))
 
     pay_on_sandbox_page(setup_link, "4242424242424242")
     plan = stack.ledger.account_json(CARLOS["ref"])["plans"][0]

@@ -132,7 +132,7 @@ def test_web_visitor_without_a_personal_link_must_prove_the_phone_before_anythin
 
 
 def test_a_reference_that_matches_nobody_gets_the_same_answer(stack, sender):
-    replies = new_session(stack, sender) + stack.texts(sender, "my account is ZZ-99999")
+    replies = new_session(stack, sender) + stack.texts(sender, "my account is ZZ-99999 how much do i owe")
     assert any("texted a 6-digit code" in text for text in replies), replies
 
 

@@ -5,16 +5,16 @@ out is timezone-aware UTC; inbound_messages and outbound_attempts are only ever 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from bot.ledger.store import SqlStore
 from bot.domain.cards import redact_card_numbers
 from bot.ledger.schema_messaging import (
     OUTBOUND_STATUSES,
@@ -63,18 +63,8 @@ def _iso(value: Optional[datetime]) -> Optional[str]:
     return value.isoformat() if value else None
 
 
-class SqlMessaging:
+class SqlMessaging(SqlStore):
     """Message ids, outbound attempts, pending choices and one-time codes (SQLite or PostgreSQL)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
-            connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                yield connection
 
     # --- inbound ------------------------------------------------------------------------------
 

@@ -25,8 +25,9 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Row
 
+from bot.ledger.store import SqlStore
 from bot.domain.accounts import AccountNotFound, account_ref_key
 from bot.domain.money import Money
 from bot.domain.plans import PlanProposal
@@ -141,18 +142,8 @@ def _paid_since(connection: Connection, account_id: int, since: datetime) -> int
     return -int(total)
 
 
-class SqlPayments:
+class SqlPayments(SqlStore):
     """Queries and transactions of the payments tables, on the ledger's (migrated) engine."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
-            connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                yield connection
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -5,15 +5,15 @@ are only ever INSERTed here. Every timestamp in and out is timezone-aware UTC.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from datetime import date, datetime
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Row
 
+from bot.ledger.store import SqlStore
 from bot.domain.accounts import (
     AccountNotFound,
     Consumer,
@@ -105,19 +105,8 @@ def _is_payment_or_credit(entry: LedgerEntry) -> bool:
     return entry.kind in ("payment", "credit") or (entry.kind == "adjustment" and entry.amount.minor < 0)
 
 
-class SqlLedger:
+class SqlLedger(SqlStore):
     """The ledger on a SQLAlchemy engine (SQLite or PostgreSQL), migrated beforehand by bootstrap."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One write transaction; on SQLite it takes the write lock up front (waits, never fails mid-way)."""
-        with self.engine.connect() as connection:
-            connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                yield connection
 
     # --- consumers and verification -------------------------------------------------------------
 

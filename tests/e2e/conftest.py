@@ -24,7 +24,9 @@ from tests.e2e.twilio_stack import twilio_env
 from tests.twilio_fakes import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"RASA_PORT": "15005", "ACTIONS_PORT": "15055", "BACKEND_PORT": "18000"}
+# Several checkouts can run their stacks side by side: E2E_PORT_BASE moves all three ports together.
+_BASE = int(os.environ.get("E2E_PORT_BASE", "15000"))
+PORTS = {"RASA_PORT": str(_BASE + 5), "ACTIONS_PORT": str(_BASE + 55), "BACKEND_PORT": str(_BASE + 3000)}
 SECRET = "e2e-test-secret-key"
 STARTUP_SECONDS = 600
 

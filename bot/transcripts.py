@@ -24,3 +24,60 @@ def transcript(events: Iterable[Dict[str, Any]], limit: int = 100) -> List[Dict[
             lines.append({"from": "consumer" if kind == "user" else "bot", "text": redact_card_numbers(text),
                           "at": str(event.get("timestamp", ""))})
     return lines[-limit:]
+
+
+REDACTED = "[redacted]"
+SEALED_PREFIX = "gAAAAA"  # Fernet tokens (bot.security.Sealer): identity answers sealed by the actions
+
+
+def identity_answers(events: List[Dict[str, Any]]) -> set:
+    """Indexes of user events that answered an identity question.
+
+    An answer is a message sent while the form asked for one (requested_slot), or one after which
+    an identity slot was filled (a date of birth volunteered out of turn).
+    """
+    answers, requested, last_user = set(), None, None
+    for index, event in enumerate(events):
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif kind == "slot" and event.get("name") in IDENTITY_SLOTS and event.get("value") and last_user is not None:
+            answers.add(last_user)
+        elif kind == "user":
+            last_user = index
+            if requested in IDENTITY_SLOTS:
+                answers.add(index)
+    return answers
+
+
+def redact_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Tracker events as stored and streamed: identity answers and card numbers removed."""
+    answers = identity_answers(events)
+    return [_redact_event(event, index in answers) for index, event in enumerate(events)]
+
+
+def _redact_event(event: Dict[str, Any], identity_answer: bool) -> Dict[str, Any]:
+    event = _scrub(event)
+    if identity_answer:
+        event["text"] = REDACTED
+        parse_data = dict(event.get("parse_data") or {})
+        if parse_data:
+            parse_data["text"] = REDACTED
+            parse_data["entities"] = [{**entity, "value": REDACTED} for entity in parse_data.get("entities") or []]
+            event["parse_data"] = parse_data
+    if event.get("event") == "slot" and event.get("name") in IDENTITY_SLOTS:
+        value = event.get("value")
+        if isinstance(value, str) and not value.startswith(SEALED_PREFIX):
+            event["value"] = REDACTED
+    return event
+
+
+def _scrub(value: Any) -> Any:
+    """A deep copy with card numbers redacted from every string."""
+    if isinstance(value, str):
+        return redact_card_numbers(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value

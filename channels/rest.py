@@ -13,6 +13,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.adapters.tracker_store import guard_turns
 from bot.domain.cards import screen_card_numbers
 
 DEFAULT_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
@@ -48,7 +49,7 @@ class TrustedRestInput(RestInput):
         return any(ip in network for network in self.allowed_networks)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
+        blueprint = super().blueprint(guard_turns(on_new_message))
 
         @blueprint.middleware("request")
         async def refuse_untrusted(request: Request):

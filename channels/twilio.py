@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from bot.domain.choices import numbered
+from bot.adapters.tracker_store import guard_turns
 from bot.domain.inbound import prepare_inbound
 from bot.domain.segments import fits_sms, split_by_characters, split_sms
 from bot.messaging_config import MessagingConfig
@@ -222,7 +223,7 @@ class TwilioInput(InputChannel):
             sender = form.get("From")
             if sid and sender and await asyncio.to_thread(
                     self.messaging.claim_inbound, self.name(), sid, sender, self._clock()):
-                self._run_in_background(self._turn(on_new_message, form, sid, sender))
+                self._run_in_background(self._turn(guard_turns(on_new_message), form, sid, sender))
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return blueprint

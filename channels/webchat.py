@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
+from bot.adapters.tracker_store import guard_turns
 from bot.domain.inbound import prepare_inbound
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class SecureSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         if not self.allowed_origins:
             logger.warning("web chat: no allowed origins configured, so every browser connection is refused")
+        guarded = guard_turns(on_new_message)
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins or "")
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
@@ -153,6 +155,6 @@ class SecureSocketIOInput(SocketIOInput):
             message = UserMessage(self.consumer_text(str(data.get("message") or "")),
                                   SocketIOOutput(sio, self.bot_message_evt), session_id,
                                   input_channel=self.name(), metadata=metadata)
-            await on_new_message(message)
+            await guarded(message)
 
         return socketio_webhook

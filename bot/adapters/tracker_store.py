@@ -1,0 +1,220 @@
+"""Rasa's SQL tracker store, made private and loud.
+
+Private: identity answers (date of birth, ZIP code) and card numbers are redacted from every event
+before it is written to the database or published to the event broker (bot.transcripts.redact_events).
+The action server still sees the clear text during the turn: it gets the live tracker, not the store's.
+
+Loud: Rasa wraps every tracker store in a `FailSafeTrackerStore` that, when the database fails,
+starts the conversation over (a failed read returns no tracker) and keeps the turn in memory (a failed
+write), logging one line. Here every failure is logged at ERROR, counted in `HEALTH` (served at
+`/webhooks/health/` by channels.health), and the channels answer that turn with the kind
+`utter_try_again_shortly` instead of whatever the restarted conversation said (`guard_turns`).
+
+endpoints.yml:
+    tracker_store:
+      type: bot.adapters.tracker_store.GuardedSQLTrackerStore
+      dialect: postgresql
+      url: 127.0.0.1
+      db: rasa
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set, Text
+
+import sqlalchemy as sa
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from bot.domain.cards import redact_card_numbers
+from bot.transcripts import redact_events
+
+logger = logging.getLogger(__name__)
+
+TRY_AGAIN = "utter_try_again_shortly"
+
+
+class StoreHealth:
+    """The tracker store's state in this process, and the conversations whose turn it failed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.failing = False
+        self.last_error: Optional[str] = None
+        self.failures = 0
+        self.since: Optional[float] = None
+        self._failed_turns: Set[str] = set()
+        self.store: Optional["GuardedSQLTrackerStore"] = None
+
+    def failed(self, sender_id: Optional[str], error: BaseException) -> None:
+        with self._lock:
+            if not self.failing:
+                self.since = time.time()
+            self.failing, self.last_error = True, f"{type(error).__name__}: {error}"
+            self.failures += 1
+            if sender_id:
+                self._failed_turns.add(sender_id)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.failing, self.since = False, None
+
+    def turn_failed(self, sender_id: str) -> bool:
+        """Whether the store failed for this conversation since the last call (and forget it)."""
+        with self._lock:
+            failed = sender_id in self._failed_turns
+            self._failed_turns.discard(sender_id)
+            return failed
+
+    def available(self) -> bool:
+        """True unless the store is failing and a fresh probe of the database fails too."""
+        if not self.failing or self.store is None:
+            return True
+        return self.store.probe()
+
+    def report(self) -> Dict[str, Any]:
+        available = self.available()
+        return {"tracker_store": "ok" if available else "failing", "failures": self.failures,
+                "last_error": self.last_error, "failing_since": None if available else self.since}
+
+
+HEALTH = StoreHealth()
+
+
+class GuardedSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore with redaction before writing and streaming, and failures reported loudly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only this store publishes: Rasa's fail-safe builds its in-memory fallback with the primary's
+        # broker, and that fallback would publish the turn unredacted.
+        self._broker, self.event_broker = self.event_broker, None
+        install_log_redaction()
+        HEALTH.store = self
+
+    def probe(self) -> bool:
+        """One cheap read of the events table: what every turn needs."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.select(self.SQLEvent.id).limit(1))
+        except Exception as error:
+            HEALTH.failed(None, error)
+            return False
+        HEALTH.succeeded()
+        return True
+
+    async def _guarded(self, sender_id: Optional[str], what: str, work: Awaitable[Any]) -> Any:
+        try:
+            result = await work
+        except Exception as error:
+            logger.error("the tracker store could not %s conversation %s: %s", what, sender_id, error)
+            HEALTH.failed(sender_id, error)
+            raise
+        HEALTH.succeeded()
+        return result
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._guarded(sender_id, "read", super().retrieve(sender_id))
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._guarded(conversation_id, "read", super().retrieve_full_tracker(conversation_id))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._guarded(tracker.sender_id, "save", self._save(tracker))
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """The new events, redacted, to the event broker."""
+        if self._broker is None:
+            return
+        stored = await self.retrieve(tracker.sender_id)
+        offset = len(stored.events) if stored else 0
+        for data in redacted(tracker)[offset:]:
+            self._broker.publish({"sender_id": tracker.sender_id, **data})
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+            for event, data in list(zip(tracker.events, redacted(tracker)))[stored:]:
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"), data=json.dumps(data),
+                ))
+            session.commit()
+
+
+def redacted(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
+    return redact_events([event.as_dict() for event in tracker.events])
+
+
+# --- the channels' side: a kind reply instead of a conversation silently started over -------------
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+def guard_turns(on_new_message: OnNewMessage) -> OnNewMessage:
+    """Wrap a channel's `on_new_message`: when the store is down, the consumer hears so, kindly."""
+
+    async def handle(message: UserMessage) -> Any:
+        if not HEALTH.available():
+            logger.error("conversation %s: the tracker store is down; asked the consumer to try again",
+                         message.sender_id)
+            await _try_again(message)
+            return None
+        HEALTH.turn_failed(message.sender_id)  # forget failures of earlier turns
+        result = await on_new_message(message)
+        if HEALTH.turn_failed(message.sender_id):
+            if isinstance(message.output_channel, CollectingOutputChannel):
+                message.output_channel.messages.clear()  # replies of a conversation started over
+            await _try_again(message)
+        return result
+
+    return handle
+
+
+async def _try_again(message: UserMessage) -> None:
+    from bot import bootstrap
+
+    language = (message.metadata or {}).get("language")
+    channel = message.input_channel
+    body = bootstrap.catalogs().render(TRY_AGAIN, language, channel)
+    await message.output_channel.send_text_message(message.sender_id, body["text"])
+
+
+# --- logs -------------------------------------------------------------------------------------------
+
+_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
+_ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b")
+
+
+def redact_log_text(text: str) -> str:
+    """Card numbers, anything shaped like a date, and five-digit runs (ZIP codes) leave the logs."""
+    return _ZIP.sub("[zip]", _DATE.sub("[date]", redact_card_numbers(text)))
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and (record.args or any(ch.isdigit() for ch in record.msg)):
+            try:
+                message = record.getMessage()
+            except Exception:
+                return True
+            record.msg, record.args = redact_log_text(message), None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(handlers: Optional[Iterable[logging.Handler]] = None) -> None:
+    """Every handler of the root logger redacts (Rasa logs user messages at DEBUG)."""
+    for handler in handlers if handlers is not None else logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)

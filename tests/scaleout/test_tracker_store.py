@@ -1,0 +1,143 @@
+"""The tracker store as written to SQLite and PostgreSQL: no identity answers, no card numbers; failures loud."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List
+
+import pytest
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import create_engine, text
+
+from bot.adapters.tracker_store import HEALTH, GuardedSQLTrackerStore, guard_turns, redact_log_text
+from bot.security import Sealer
+
+ROOT = Path(__file__).resolve().parents[2]
+CARD = "4242 4242 4242 4242"
+TRY_AGAIN_EN = ("Sorry, something went wrong on our side and I can't continue our conversation right now. "
+                "Please try again in a minute.")
+TRY_AGAIN_ES = ("Lo siento, algo falló de nuestro lado y ahora mismo no puedo continuar nuestra conversación. "
+                "Por favor, inténtelo de nuevo en un minuto.")
+
+
+class Recorded(EventBroker):
+    """What an event broker would have received."""
+
+    def __init__(self) -> None:
+        self.events: List[dict] = []
+
+    def publish(self, event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    return request.getfixturevalue("postgres_database_url")
+
+
+def guarded_store(url: str, domain: Domain, broker=None) -> GuardedSQLTrackerStore:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return GuardedSQLTrackerStore(domain=domain, dialect=parsed.drivername, host=parsed.host, port=parsed.port,
+                                  username=parsed.username, db=parsed.database, event_broker=broker)
+
+
+def verification_conversation(sender: str, domain: Domain) -> DialogueStateTracker:
+    """Date of birth and ZIP asked and answered, then a card number typed (as a channel would not let)."""
+    sealer = Sealer("test-key")
+    events = [
+        ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+        UserUttered("what do I owe?", {"name": "ask_balance", "confidence": 1.0}),
+        SlotSet("requested_slot", "dob_answer"), BotUttered("What is your date of birth?"),
+        ActionExecuted("action_listen"),
+        UserUttered("3/4/1985", {"name": "inform", "confidence": 1.0},
+                    [{"entity": "time", "value": "1985-03-04", "start": 0, "end": 8}]),
+        SlotSet("dob_answer", sealer.seal("1985-03-04")), SlotSet("requested_slot", "zip_answer"),
+        BotUttered("And what is your home ZIP code?"), ActionExecuted("action_listen"),
+        UserUttered("94110", {"name": "inform", "confidence": 1.0}),
+        SlotSet("zip_answer", sealer.seal("94110")), SlotSet("requested_slot", None),
+        BotUttered("Thanks, you're verified."), ActionExecuted("action_listen"),
+        UserUttered(f"my card is {CARD}", {"name": "inform", "confidence": 1.0}),
+    ]
+    return DialogueStateTracker.from_events(sender, events, domain.slots)
+
+
+async def test_identity_answers_and_card_numbers_never_reach_the_database_or_the_broker(store_url, domain):
+    broker = Recorded()
+    store = guarded_store(store_url, domain, broker)
+    tracker = verification_conversation("privacy-1", domain)
+    await store.save(tracker)
+
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        rows = [row.data for row in connection.execute(
+            text("SELECT data FROM events WHERE sender_id = 'privacy-1' ORDER BY id"))]
+    engine.dispose()
+    written = "\n".join(rows) + json.dumps(broker.events)
+    assert len(rows) == len(tracker.events) == len(broker.events)
+    for secret in ("3/4/1985", "1985-03-04", "94110", CARD, "4242424242424242"):
+        assert secret not in written
+    texts = [json.loads(row).get("text") for row in rows if json.loads(row)["event"] == "user"]
+    assert texts == ["what do I owe?", "[redacted]", "[redacted]", "my card is [card number removed]"]
+    # The sealed answers stay: a later turn still verifies with them.
+    restored = await store.retrieve("privacy-1")
+    assert Sealer("test-key").unseal(restored.get_slot("dob_answer")) == "1985-03-04"
+
+
+def test_logs_lose_dates_zip_codes_and_card_numbers():
+    assert redact_log_text(f"user said '3/4/1985' then 94110 and {CARD}") == \
+        "user said '[date]' then [zip] and [card number removed]"
+
+
+async def test_a_failing_database_is_loud_and_the_consumer_is_asked_to_try_again(tmp_path, domain, caplog):
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = guarded_store(url, domain)
+    fail_safe = FailSafeTrackerStore(store)  # how Rasa's agent wraps every tracker store
+
+    async def rasa_turn(message: UserMessage) -> None:
+        """What Rasa does with a message: read the tracker (None when the read fails), reply, save."""
+        tracker = await fail_safe.get_or_create_tracker(message.sender_id)
+        await message.output_channel.send_text_message(message.sender_id, "Hello! How can I help?")
+        tracker.update(UserUttered(message.text))
+        await fail_safe.save(tracker)
+
+    handle = guard_turns(rasa_turn)
+
+    async def replies(text: str, sender: str, **metadata) -> List[str]:
+        collector = CollectingOutputChannel()  # one per request, as Rasa's REST channel does
+        await handle(UserMessage(text, collector, sender, metadata=metadata))
+        return [m["text"] for m in collector.messages]
+
+    assert await replies("hi", "outage-1") == ["Hello! How can I help?"]
+    assert HEALTH.report()["tracker_store"] == "ok"  # what GET /webhooks/health/ serves
+
+    with store.engine.begin() as connection:  # the database loses the table: every query fails
+        connection.exec_driver_sql("ALTER TABLE events RENAME TO events_away")
+    try:
+        with caplog.at_level(logging.ERROR):
+            # The first turn to meet the failure: Rasa started the conversation over; the consumer
+            # hears the truth instead of a greeting.
+            assert await replies("what do I owe?", "outage-1") == [TRY_AGAIN_EN]
+            # Later turns while it lasts are not processed at all.
+            assert await replies("¿cuánto debo?", "outage-2", language="es") == [TRY_AGAIN_ES]
+        assert any(r.levelno == logging.ERROR and "tracker store" in r.getMessage() for r in caplog.records)
+        assert HEALTH.report()["tracker_store"] == "failing"
+    finally:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE events_away RENAME TO events")
+    assert HEALTH.report()["tracker_store"] == "ok"
+    assert await replies("hi again", "outage-1") == ["Hello! How can I help?"]

@@ -11,7 +11,13 @@ def _up(args: argparse.Namespace) -> int:
     from bot import bootstrap
     from bot.up import run
 
-    return run(bootstrap.settings())
+    return run(bootstrap.settings(), instances=args.instances)
+
+
+def _up_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instances", type=int, default=1,
+                        help="Rasa servers to start (default 1); more than one run behind a load balancer on "
+                             "RASA_PORT and need LOCK_STORE_URL (docs/scaling.md)")
 
 
 def _backend(args: argparse.Namespace) -> int:
@@ -79,7 +85,7 @@ def _translations_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("steps", nargs="*", help="extract, update, compile (default: all three)")
 
 
-register(Command("up", "start every service in the foreground (trains first if needed)", _up))
+register(Command("up", "start every service in the foreground (trains first if needed)", _up, _up_arguments))
 register(Command("backend", "run the backend alone (web chat page, NLG endpoint)", _backend))
 register(Command("train", "train the model unless one matches the training data", _train))
 register(Command("link", "print a signed personal web chat link for an account", _link, _link_arguments))

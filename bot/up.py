@@ -23,31 +23,48 @@ STARTUP_TIMEOUT_SECONDS = 180
 class Service:
     name: str
     command: List[str]
-    health_url: str
+    health_url: Optional[str]  # None: up once the process runs
     env: Dict[str, str]
     process: Optional[subprocess.Popen] = None
 
 
 def runtime_endpoints(settings: Settings) -> dict:
-    """Rasa's endpoints for this run, from the environment (see README: Configuration)."""
+    """Rasa's endpoints for this run, from the environment (see README: Configuration, docs/scaling.md)."""
+    from bot.events_consumer import pika_broker_settings
+
     endpoints = {
         "action_endpoint": {"url": f"http://127.0.0.1:{settings.actions_port}/webhook"},
         "nlg": {"url": f"http://127.0.0.1:{settings.backend_port}/nlg"},
-        "event_broker": {"type": "bot.records.LedgerEventBroker"},
+        "event_broker": (pika_broker_settings(settings.event_broker_url) if settings.event_broker_url
+                         else {"type": "bot.records.LedgerEventBroker"}),
     }
     tracker_store = settings.tracker_store_url or f"sqlite:///{settings.project_root / 'var' / 'tracker.db'}"
     endpoints["tracker_store"] = sql_tracker_store(tracker_store)
     if settings.lock_store_url:
-        endpoints["lock_store"] = {"type": "redis", "url": settings.lock_store_url}
+        endpoints["lock_store"] = lock_store(settings.lock_store_url, settings.lock_store_kind)
     return endpoints
 
 
+def lock_store(url: str, kind: str = "atomic") -> dict:
+    """The atomic Redis lock store (bot/adapters/lock_store.py); `kind="rasa"`: Rasa's own, for comparison."""
+    if kind == "atomic":
+        return {"type": "bot.adapters.lock_store.AtomicRedisLockStore", "url": url}
+    if kind != "rasa":
+        raise ValueError(f"LOCK_STORE must be 'atomic' or 'rasa', got {kind!r}")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return {"type": "redis", "url": parts.hostname or "127.0.0.1", "port": parts.port or 6379,
+            "db": int(parts.path.strip("/") or 0)}
+
+
 def sql_tracker_store(url: str) -> dict:
-    """Rasa's SQLTrackerStore settings from a database URL."""
+    """Our SQL tracker store (redacting, loud on failure: bot/adapters/tracker_store.py) from a database URL."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    store = {"type": "SQL", "dialect": parsed.drivername, "db": parsed.database}
+    store = {"type": "bot.adapters.tracker_store.GuardedSQLTrackerStore", "dialect": parsed.drivername,
+             "db": parsed.database}
     for key, value in (("url", parsed.host), ("port", parsed.port), ("username", parsed.username),
                        ("password", parsed.password)):
         if value:
@@ -62,25 +79,45 @@ def write_runtime_endpoints(settings: Settings) -> Path:
     return path
 
 
-def services(settings: Settings, model: Path, endpoints: Path, rasa_token: str) -> List[Service]:
+def rasa_ports(settings: Settings, instances: int) -> List[int]:
+    """One server answers on RASA_PORT; several listen on the ports after it, behind the balancer there."""
+    if instances <= 1:
+        return [settings.rasa_port]
+    return [settings.rasa_port + 1 + n for n in range(instances)]
+
+
+def services(settings: Settings, model: Path, endpoints: Path, rasa_token: str, instances: int = 1) -> List[Service]:
     python = sys.executable
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", SANIC_HOST=settings.bind_host,
                PYTHONUNBUFFERED="1")
     backend_origin = f"http://localhost:{settings.backend_port}"
-    return [
+    running = [
         Service("actions", [python, "-m", "rasa_sdk", "--actions", "actions", "--port",
                             str(settings.actions_port)],
                 f"http://127.0.0.1:{settings.actions_port}/health", env),
         Service("backend", [python, "-m", "bot", "backend"],
                 f"http://127.0.0.1:{settings.backend_port}/health", env),
-        Service("rasa", [python, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
-                         "--credentials", "credentials.yml", "--interface", settings.bind_host,
-                         # The HTTP API serves whole trackers: only callers holding the token get in.
-                         "--enable-api", "--auth-token", rasa_token,
-                         "--port", str(settings.rasa_port), "--cors", backend_origin,
-                         "--cors", f"http://127.0.0.1:{settings.backend_port}"],
-                f"http://127.0.0.1:{settings.rasa_port}/", env),
     ]
+    ports = rasa_ports(settings, instances)
+    for n, port in enumerate(ports):
+        running.append(Service(
+            "rasa" if len(ports) == 1 else f"rasa-{n + 1}",
+            [python, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+             "--credentials", "credentials.yml", "--interface", settings.bind_host,
+             # The HTTP API serves whole trackers: only callers holding the token get in.
+             "--enable-api", "--auth-token", rasa_token,
+             "--port", str(port), "--cors", backend_origin,
+             "--cors", f"http://127.0.0.1:{settings.backend_port}"],
+            f"http://127.0.0.1:{port}/", env))
+    if len(ports) > 1:
+        upstreams = ",".join(f"http://127.0.0.1:{port}" for port in ports)
+        running.append(Service("balancer", [python, "-m", "bot", "balancer", "--host", settings.bind_host,
+                                             "--port", str(settings.rasa_port),
+                                             "--upstreams", upstreams],
+                               f"http://127.0.0.1:{settings.rasa_port}/", env))
+    if settings.event_broker_url:
+        running.append(Service("events", [python, "-m", "bot", "consume-events"], None, env))
+    return running
 
 
 def start(service: Service, root: Path) -> None:
@@ -102,7 +139,7 @@ def wait_until_healthy(running: List[Service], timeout: float = STARTUP_TIMEOUT_
         for service in list(pending):
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
-            if healthy(service.health_url):
+            if service.health_url is None or healthy(service.health_url):
                 pending.remove(service)
         if time.monotonic() > deadline:
             raise RuntimeError(f"not up after {timeout:.0f}s: {', '.join(s.name for s in pending)}")
@@ -151,11 +188,15 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, instances: int = 1) -> int:
     from bot import bootstrap
 
+    if instances > 1 and not settings.lock_store_url:
+        print("Several Rasa servers share conversations through Redis: set LOCK_STORE_URL (docs/scaling.md).",
+              file=sys.stderr)
+        return 2
     model, endpoints = prepare(settings)
-    running = services(settings, model, endpoints, bootstrap.rasa_api_token())
+    running = services(settings, model, endpoints, bootstrap.rasa_api_token(), instances)
     # Explicit handlers: a process started in the background may inherit SIGINT as ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -16,7 +16,7 @@ import yaml
 from bot.config import Settings
 from bot.training import ensure_model
 
-STARTUP_TIMEOUT_SECONDS = 180
+STARTUP_TIMEOUT_SECONDS = 180  # per Rasa server: each loads the model (STARTUP_TIMEOUT_SECONDS overrides)
 
 
 @dataclass
@@ -183,6 +183,11 @@ def prepare(settings: Settings) -> tuple:
     return ensure_model(settings.project_root), write_runtime_endpoints(settings)
 
 
+def startup_timeout(instances: int) -> float:
+    configured = os.environ.get("STARTUP_TIMEOUT_SECONDS", "").strip()
+    return float(configured) if configured else STARTUP_TIMEOUT_SECONDS * max(1, instances)
+
+
 def _interrupt(signum, frame) -> None:
     """SIGTERM stops the services the same way Ctrl-C does."""
     raise KeyboardInterrupt
@@ -203,7 +208,7 @@ def run(settings: Settings, instances: int = 1) -> int:
     try:
         for service in running:
             start(service, settings.project_root)
-        wait_until_healthy(running)
+        wait_until_healthy(running, startup_timeout(instances))
         print_urls(settings)
         while all(s.process.poll() is None for s in running):
             time.sleep(1)

@@ -21,7 +21,7 @@ from actions.base import (
 )
 from bot.domain.dates import parse_date_of_birth
 from bot.domain.identity import parse_postal_code
-from bot.domain.verification import LOCK_DURATION, attempts_left, locked_until
+from bot.domain.verification import LOCK_DURATION, address_locked_until, attempts_left, later, locked_until
 from bot.i18n import format_moment
 from bot.replies import ACCOUNT_QUESTIONS
 from bot.services.account_answers import answer_account_question
@@ -57,9 +57,11 @@ class VerificationAction(AssistantAction):
                          latest_metadata(tracker))
         return found.consumer.id if found else None
 
-    def _lock_end(self, consumer: int):
+    def _lock_end(self, consumer: int, address: str):
+        """The later of the consumer's lock and the address's (bot.domain.verification)."""
         now = self.now()
-        return locked_until(self.ledger.verification_attempts_since(consumer, now - LOCK_DURATION), now)
+        return later(locked_until(self.ledger.verification_attempts_since(consumer, now - LOCK_DURATION), now),
+                     address_locked_until(self.ledger.verification_failures_from(address, now - LOCK_DURATION), now))
 
     def _say_locked(self, dispatcher: CollectingDispatcher, tracker: Tracker, consumer: int, until) -> None:
         zone = ZoneInfo(self.ledger.consumer(consumer).timezone)
@@ -92,7 +94,7 @@ class ActionStartVerification(VerificationAction):
         if not accounts_on_channel(self.ledger, consumer, input_channel(tracker)):
             dispatcher.utter_message(response="utter_channel_redirect")
             return events + [SlotSet("can_verify", False)]
-        until = self._lock_end(consumer)
+        until = self._lock_end(consumer, tracker.sender_id)
         if until is not None:
             self._say_locked(dispatcher, tracker, consumer, until)
             return events + [SlotSet("can_verify", False)]
@@ -182,7 +184,7 @@ class ActionVerifyIdentity(VerificationAction):
     def _failed(self, dispatcher, tracker, consumer: int) -> List[EventType]:
         now = self.now()
         attempts = self.ledger.verification_attempts_since(consumer, now - LOCK_DURATION)
-        until = locked_until(attempts, now)
+        until = self._lock_end(consumer, tracker.sender_id)
         if until is not None:
             self._say_locked(dispatcher, tracker, consumer, until)
             return [SlotSet("can_verify", False), SlotSet("resume", "nothing")]

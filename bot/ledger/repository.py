@@ -166,6 +166,14 @@ class SqlLedger(SqlStore):
         with self.engine.connect() as connection:
             return [(row.attempted_at, bool(row.succeeded)) for row in connection.execute(query)]
 
+    def verification_failures_from(self, address: str, since: datetime) -> List[datetime]:
+        """Failed attempts from one address (sender) on any consumer: the per-address limit."""
+        va = t.verification_attempts
+        query = (select(va.c.attempted_at)
+                 .where(va.c.address == address, va.c.succeeded.is_(False), va.c.attempted_at >= since))
+        with self.engine.connect() as connection:
+            return [row.attempted_at for row in connection.execute(query)]
+
     # --- accounts ---------------------------------------------------------------------------------
 
     def accounts_of(self, consumer_id: int) -> List[Statement]:

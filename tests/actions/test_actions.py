@@ -174,3 +174,19 @@ async def test_two_misses_in_a_row_offer_a_person(services):
 async def test_out_of_scope_first_says_what_the_bot_can_do(services):
     dispatcher, _ = await run(ActionFallback(**services), make_tracker(text="weather?", intent="out_of_scope"))
     assert responses(dispatcher) == ["utter_out_of_scope"]
+
+
+async def test_an_address_that_failed_ten_times_on_other_consumers_is_locked_too(services, demo_ledger):
+    maya = demo_ledger.consumer_by_phone("+14155550101")
+    lucia = demo_ledger.consumer_by_phone("+13055550102")
+    for n in range(10):  # one sender trying identities: never three on one consumer, ten in all
+        demo_ledger.record_verification_attempt(lucia.id, False, "rest", "+19995550000", NOW - timedelta(minutes=n))
+    tracker = make_tracker(sender="+19995550000", text="balance", intent="ask_balance",
+                           slots={"consumer_id": str(maya.id)})
+    dispatcher, events = await run(ActionStartVerification(**services), tracker)
+    assert slots_of(events)["can_verify"] is False
+    assert responses(dispatcher) == ["utter_verification_locked"]
+    # Maya herself, from her own number, may still verify.
+    dispatcher, events = await run(ActionStartVerification(**services), make_tracker(
+        text="balance", intent="ask_balance", slots={"consumer_id": str(maya.id)}))
+    assert slots_of(events)["can_verify"] is True

@@ -1,4 +1,4 @@
-"""Commands of the scaled-out setup (docs/scaling.md): balancer, consume-events, lock-race."""
+"""Commands of the scaled-out setup (docs/scaling.md): endpoints, balancer, consume-events, lock-race."""
 from __future__ import annotations
 
 import argparse
@@ -62,3 +62,15 @@ register(Command("consume-events", "write the communications record from RabbitM
                  _consume_events))
 register(Command("balancer", "a local load balancer in front of several Rasa servers", _balancer,
                  _balancer_arguments))
+
+
+def _endpoints(args: argparse.Namespace) -> int:
+    from bot import bootstrap
+    from bot.up import write_runtime_endpoints
+
+    print(write_runtime_endpoints(bootstrap.settings()))
+    return 0
+
+
+register(Command("endpoints", "write Rasa's endpoints.yml for this environment to var/runtime/ (containers)",
+                 _endpoints))

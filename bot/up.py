@@ -33,8 +33,8 @@ def runtime_endpoints(settings: Settings) -> dict:
     from bot.events_consumer import pika_broker_settings
 
     endpoints = {
-        "action_endpoint": {"url": f"http://127.0.0.1:{settings.actions_port}/webhook"},
-        "nlg": {"url": f"http://127.0.0.1:{settings.backend_port}/nlg"},
+        "action_endpoint": {"url": settings.action_endpoint_url or f"http://127.0.0.1:{settings.actions_port}/webhook"},
+        "nlg": {"url": settings.nlg_url or f"http://127.0.0.1:{settings.backend_port}/nlg"},
         "event_broker": (pika_broker_settings(settings.event_broker_url) if settings.event_broker_url
                          else {"type": "bot.records.LedgerEventBroker"}),
     }

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, text
 
 from tests.scaleout.conftest import RABBITMQ_URL, require
 
-pytestmark = pytest.mark.scaleout
+pytestmark = [pytest.mark.scaleout, pytest.mark.e2e]  # starts a stack: not in `make test-fast`
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -19,6 +19,7 @@ endpoints.yml:
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -163,7 +164,7 @@ def guard_turns(on_new_message: OnNewMessage) -> OnNewMessage:
     """Wrap a channel's `on_new_message`: when the store is down, the consumer hears so, kindly."""
 
     async def handle(message: UserMessage) -> Any:
-        if not HEALTH.available():
+        if not await asyncio.to_thread(HEALTH.available):  # probes the database only while it is failing
             logger.error("conversation %s: the tracker store is down; asked the consumer to try again",
                          message.sender_id)
             await _try_again(message)

@@ -72,6 +72,7 @@ def stack(tmp_path_factory) -> Stack:
     database_url = f"sqlite:///{workdir / 'ledger.db'}"
     twilio = FakeTwilioServer().__enter__()
     env = dict(os.environ, **PORTS, DATABASE_URL=database_url, SECRET_KEY=SECRET,
+               STARTUP_TIMEOUT_SECONDS=str(STARTUP_SECONDS),  # a loaded machine loads the model slowly
                TRACKER_STORE_URL=f"sqlite:///{workdir / 'tracker.db'}", PYTHONUNBUFFERED="1",
                **twilio_env(twilio, f"http://127.0.0.1:{PORTS['BACKEND_PORT']}"))
     subprocess.run(

@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     import bot.service_commands  # noqa: F401  (registers up, train, link, ...)
     import bot.messaging_commands  # noqa: F401  (registers remind, outbound-log)
     import bot.payments_commands  # noqa: F401  (registers run-due)
+    import bot.agent_commands  # noqa: F401  (registers agent-add)
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",

@@ -213,3 +213,11 @@ def agent_desk():
     from bot.services.agent_desk import AgentDesk
 
     return AgentDesk(ledger(), agents(), RasaConversations(settings().rasa_url, rasa_api_token()))
+
+
+@functools.lru_cache(maxsize=None)
+def agent_hours():
+    """When agents work (AGENT_HOURS); None: always. A malformed setting fails at startup."""
+    from bot.domain.agent_hours import AgentHours
+
+    return AgentHours.parse(settings().agent_hours)

@@ -183,3 +183,16 @@ def payments():
     from bot.payments.wiring import build_payments_service
 
     return build_payments_service(settings(), ledger(), rasa_api_token())
+
+
+# --- disputes and special circumstances (journeys 9-13) ------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def disputes():
+    """The Disputes service on the migrated ledger; resolutions are worded in the consumer's language."""
+    from bot.ledger.disputes import SqlDisputes
+    from bot.services.disputes import Disputes
+
+    upgrade(engine())
+    return Disputes(SqlDisputes(engine()), language_of=lambda ref: ledger().statement(ref).consumer.language)

@@ -131,7 +131,10 @@ class AgentDesk:
             handoff = self._handoff(handoff_id)
             if handoff["status"] != "assigned" or handoff["assigned_agent"] != agent:
                 raise HandoffConflict(_conflict(handoff))
-        self.conversations.pause(handoff["conversation_id"])
+        try:
+            self.conversations.pause(handoff["conversation_id"])
+        except Exception as exc:  # assigned but the bot still answers: taking it again retries the pause
+            raise DeliveryFailed(f"could not pause the bot: {exc}") from None
         return self._handoff(handoff_id)
 
     def reply(self, handoff_id: int, agent: str, text: Any) -> Dict[str, Any]:

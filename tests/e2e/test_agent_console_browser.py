@@ -98,7 +98,8 @@ def test_an_agent_replies_and_resolves_while_the_consumer_sees_the_reply(stack, 
         console.get_by_label("Note (kept with the handoff)").fill("Explained the options; no change.")
         console.get_by_role("button", name="Resolve").click()
         console.locator("#handoff-status").filter(has_text="resolved").wait_for()
-        console.screenshot(path=str(SCREENSHOT))
+        console.evaluate("window.scrollTo(0, 0)")
+        console.screenshot(path=str(SCREENSHOT), full_page=True)
         assert stack.ledger.handoff(handoff["id"])["outcome"] == "question_answered"
         assert say(chat, "hello"), "the bot answers again after the handoff is resolved"
         assert not problems, problems

@@ -108,15 +108,6 @@ def consumer_id(tracker: Tracker) -> Optional[int]:
     return int(value) if value not in (None, "") else None
 
 
-def consumer_words(tracker: Tracker) -> str:
-    """What the consumer last typed in their own words: a button's payload ("/intent") is skipped."""
-    for event in reversed(tracker.events):
-        text = event.get("text") or "" if event.get("event") == "user" else ""
-        if text and not text.startswith("/"):
-            return text
-    return ""
-
-
 def turn_key(tracker: Tracker) -> str:
     """One key per consumer message: what a retried action finds already done."""
     for event in reversed(tracker.events):

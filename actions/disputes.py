@@ -6,7 +6,7 @@ words, holds the disputed amount and queues a person, whatever the creditor.
 from __future__ import annotations
 
 from datetime import date
-from typing import Dict, List, Optional, Text
+from typing import Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -16,7 +16,6 @@ from actions.base import (
     AssistantAction,
     channel_of,
     consumer_id,
-    consumer_words,
     input_channel,
     latest_intent,
     latest_metadata,
@@ -28,6 +27,7 @@ from bot.domain.amounts import parse_amount
 from bot.domain.disputes import (
     FLAG_BY_INTENT,
     PRIORITY_HARDSHIP,
+    REASON_BY_INTENT,
     Dispute,
     dispute_reason,
     names_disputed_amount,
@@ -59,8 +59,31 @@ STATUS_RESPONSES = {
 }
 
 
-def dispute_kind(tracker: Tracker) -> Optional[str]:
-    return next(iter(tracker.get_latest_entity_values("dispute_kind")), None)
+DISPUTE_INTENTS = tuple(REASON_BY_INTENT)
+
+
+def _intent_of(event: Dict) -> Optional[str]:
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+
+
+def said_when(tracker: Tracker, intents) -> Tuple[Optional[str], str, Optional[str]]:
+    """(intent, the consumer's own words, dispute_kind) of the latest message with one of `intents`.
+
+    After verification the latest messages are identity answers: they are skipped, never recorded.
+    A button's payload has no words of its own: the words are those of the message it answered."""
+    intent, kind, words = None, None, ""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user" or _intent_of(event) not in intents:
+            continue
+        if intent is None:
+            intent = _intent_of(event)
+            kind = next((e.get("value") for e in (event.get("parse_data") or {}).get("entities") or []
+                         if e.get("entity") == "dispute_kind"), None)
+        text = event.get("text") or ""
+        if text and not text.startswith("/"):
+            words = text
+            break
+    return intent, words, kind
 
 
 class ActionOpenDispute(PaymentAction):
@@ -71,12 +94,12 @@ class ActionOpenDispute(PaymentAction):
 
     def respond(self, dispatcher, tracker, domain) -> List[EventType]:
         account_ref = self.account_ref(tracker)
-        words = consumer_words(tracker)
+        intent, words, kind = said_when(tracker, DISPUTE_INTENTS)
         statement = self.ledger.statement(account_ref)
         named = parse_amount(words, statement.currency) if names_disputed_amount(words) else None
         opened = self.disputes.open_dispute(
             account_ref, conversation_id=tracker.sender_id, channel=channel_of(tracker),
-            reason=dispute_reason(latest_intent(tracker), words, dispute_kind(tracker)), words=words, amount=named,
+            reason=dispute_reason(intent, words, kind), words=words, amount=named,
             transcript=transcript(tracker.events), turn_key=turn_key(tracker))
         say_dispute_recorded(dispatcher, opened.dispute, statement.creditor, locale_of(tracker))
         return [SlotSet("active_account", account_ref)]
@@ -165,7 +188,7 @@ class ActionRecordPaymentClaim(PaymentAction):
                                      date=format_day(found.posted_at.date(), locale),
                                      balance=format_money(statement.balance, locale))
             return cleared
-        words = _claim_words(tracker)
+        words = said_when(tracker, ("claim_already_paid",))[1]
         key = turn_key(tracker)
         opened = self.disputes.open_dispute(
             account_ref, conversation_id=tracker.sender_id, channel=channel_of(tracker), reason="already_paid",
@@ -186,20 +209,6 @@ def _slot_date(value: Optional[str]) -> Optional[date]:
 
 def _slot_money(value: Optional[str], currency: str) -> Optional[Money]:
     return Money(int(value), currency) if value and value != UNKNOWN else None
-
-
-def _claim_words(tracker: Tracker) -> str:
-    """Everything the consumer typed since they said they had paid, in their own words."""
-    texts: List[str] = []
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        text = event.get("text") or ""
-        if text and not text.startswith("/"):
-            texts.append(text)
-        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "claim_already_paid":
-            break
-    return " | ".join(reversed(texts))
 
 
 # --- extension and hardship (journeys 9 and 12) ------------------------------------------------------
@@ -281,7 +290,7 @@ class ActionSpecialCircumstance(AssistantAction):
     def respond(self, dispatcher, tracker, domain) -> List[EventType]:
         flag = FLAG_BY_INTENT.get(latest_intent(tracker) or "", "cease_communication")
         refs = self._account_refs(tracker)
-        words, history = consumer_words(tracker), transcript(tracker.events)
+        words, history = said_when(tracker, tuple(FLAG_BY_INTENT))[1], transcript(tracker.events)
         for index, ref in enumerate(refs):
             self.disputes.flag_account(
                 ref, flag, source=f"conversation:{tracker.sender_id}", words=words,

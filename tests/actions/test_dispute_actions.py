@@ -70,6 +70,16 @@ async def test_the_words_before_a_button_are_the_consumers_own(all_services, dis
     assert disputes.status("BW-10001")[0].consumer_words == "i never signed up for this"
 
 
+async def test_a_dispute_resumed_after_verification_records_the_dispute_not_the_identity_answers(all_services,
+                                                                                              disputes):
+    earlier = [{"event": "user", "text": "that debt is not mine", "parse_data": {"intent": {"name": "dispute_not_mine"}}},
+               {"event": "user", "text": "3/4/1985", "parse_data": {"intent": {"name": "provide_identity"}}}]
+    tracker = make_tracker(text="94110", intent="provide_identity", slots=MAYA, events=earlier)
+    await run(ActionOpenDispute(**all_services), tracker)
+    [dispute] = disputes.status("BW-10001")
+    assert (dispute.reason, dispute.consumer_words) == ("not_mine", "that debt is not mine")
+
+
 async def test_a_named_disputed_amount_is_all_that_is_held(all_services, disputes, demo_ledger):
     tracker = make_tracker(text="they charged me $50 twice", intent="dispute_amount", slots=MAYA)
     await run(ActionOpenDispute(**all_services), tracker)

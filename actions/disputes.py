@@ -5,6 +5,7 @@ words, holds the disputed amount and queues a person, whatever the creditor.
 """
 from __future__ import annotations
 
+from abc import ABC
 from datetime import date
 from typing import Dict, List, Optional, Text, Tuple
 
@@ -26,7 +27,9 @@ from actions.payments import PaymentAction, clear_offer, paused
 from bot.domain.amounts import parse_amount
 from bot.domain.disputes import (
     FLAG_BY_INTENT,
+    PRIORITY_EXTENSION,
     PRIORITY_HARDSHIP,
+    PRIORITY_SPECIAL,
     REASON_BY_INTENT,
     Dispute,
     dispute_reason,
@@ -214,7 +217,15 @@ def _slot_money(value: Optional[str], currency: str) -> Optional[Money]:
 # --- extension and hardship (journeys 9 and 12) ------------------------------------------------------
 
 
-class ActionExtension(PaymentAction):
+class HandingOffAction(PaymentAction, ABC):
+    """An answer that may queue the conversation for a person."""
+
+    def handoff(self, tracker: Tracker, account_ref: str, reason: str, priority: int) -> None:
+        self.ledger.open_handoff(tracker.sender_id, channel_of(tracker), account_ref, reason,
+                                 transcript(tracker.events), self.now(), priority=priority)
+
+
+class ActionExtension(HandingOffAction):
     """More time, as the creditor's policy allows: never (offer a promise instead), with proof, or a person."""
 
     def name(self) -> Text:
@@ -232,17 +243,13 @@ class ActionExtension(PaymentAction):
             dispatcher.utter_message(response="utter_extension_not_offered", creditor=owed_to(statement.creditor),
                                      limit=format_day(self.promise_limit(options), locale))
         else:
-            self._handoff(tracker, account_ref, "request_extension", 1)
+            self.handoff(tracker, account_ref, "request_extension", PRIORITY_EXTENSION)
             response = "utter_extension_proof" if policy == "proof_required" else "utter_extension_handoff"
             dispatcher.utter_message(response=response, creditor=owed_to(statement.creditor))
         return [SlotSet("active_account", account_ref)]
 
-    def _handoff(self, tracker: Tracker, account_ref: str, reason: str, priority: int) -> None:
-        self.ledger.open_handoff(tracker.sender_id, channel_of(tracker), account_ref, reason,
-                                 transcript(tracker.events), self.now(), priority=priority)
 
-
-class ActionHardship(ActionExtension):
+class ActionHardship(HandingOffAction):
     """Acknowledge; offer the smallest installment policy allows, or hand off to a person."""
 
     def name(self) -> Text:
@@ -257,7 +264,7 @@ class ActionHardship(ActionExtension):
             return clear_offer()
         smallest = self._smallest_plan(account_ref, options)
         if smallest is None:
-            self._handoff(tracker, account_ref, "hardship", PRIORITY_HARDSHIP)
+            self.handoff(tracker, account_ref, "hardship", PRIORITY_HARDSHIP)
             dispatcher.utter_message(response="utter_hardship_handoff")
             return clear_offer()
         dispatcher.utter_message(response="utter_hardship_smallest_plan")
@@ -298,7 +305,7 @@ class ActionSpecialCircumstance(AssistantAction):
                 transcript=history)
         if not refs:
             self.ledger.open_handoff(tracker.sender_id, channel_of(tracker), None, flag, history, self.now(),
-                                     priority=3)
+                                     priority=PRIORITY_SPECIAL)
         verified = bool(tracker.get_slot("verified")) and refs
         dispatcher.utter_message(response=SPECIAL_RESPONSES[flag] if verified else "utter_special_noted")
         return []

@@ -48,6 +48,7 @@ PRIORITY_FRAUD = 3
 PRIORITY_SPECIAL = 3
 PRIORITY_PAYMENT_CLAIM = 2
 PRIORITY_HARDSHIP = 1
+PRIORITY_EXTENSION = 1
 
 # What the consumer is told: an agent looks into it within this many business days.
 RESEARCH_BUSINESS_DAYS = 5

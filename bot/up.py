@@ -16,7 +16,8 @@ import yaml
 from bot.config import Settings
 from bot.training import ensure_model
 
-STARTUP_TIMEOUT_SECONDS = 600  # loading a model on a busy 2-core machine can take minutes
+# A loaded machine can take minutes to load the model; UP_STARTUP_TIMEOUT (seconds) allows more.
+STARTUP_TIMEOUT_SECONDS = float(os.environ.get("UP_STARTUP_TIMEOUT", "600"))
 
 
 @dataclass

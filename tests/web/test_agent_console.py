@@ -301,3 +301,15 @@ async def test_the_research_summary_lists_disputes_and_holds(world):
         research = (await client.get(f"/agent/api/handoffs/{dispute.handoff_id}", headers=BEARER)).json()["research"]
     assert research["disputes"] and research["holds"]
     assert world.handoff_id in [h["id"] for h in research["previous_handoffs"]]
+
+
+async def test_a_verified_dispute_sends_the_consumer_the_verification_in_their_language(world):
+    from bot.translations import Catalogs
+
+    dispute = open_dispute(world)
+    desk = AgentDesk(world.ledger, world.agents, world.conversations, disputes=world.disputes,
+                     catalogs=Catalogs(ROOT), clock=lambda: NOW)
+    desk.resolve(dispute.handoff_id, "jlee", "dispute_verified", "statement sent")
+    [said] = [c for c in world.conversations.calls if c[0] == "say"]
+    assert said[1] == "+14155550101" and said[3] is None
+    assert said[2] and "{" not in said[2]  # rendered from domain.yml, placeholders filled

@@ -313,3 +313,15 @@ async def test_a_verified_dispute_sends_the_consumer_the_verification_in_their_l
     [said] = [c for c in world.conversations.calls if c[0] == "say"]
     assert said[1] == "+14155550101" and said[3] is None
     assert said[2] and "{" not in said[2]  # rendered from domain.yml, placeholders filled
+
+
+async def test_console_pages_keep_the_origin_that_the_login_and_csrf_checks_read(world):
+    # Under the backend's default no-referrer policy a browser posts `Origin: null`, and the
+    # same-origin check would refuse every sign-in (found by the browser test).
+    async with Client(world.app) as client:
+        login_page = await client.get("/agent/login")
+        await login(client)
+        queue = await client.get("/agent/")
+    for page in (login_page, queue):
+        assert page.headers["referrer-policy"] == "same-origin"
+        assert "default-src 'none'" in page.headers["content-security-policy"]

@@ -164,6 +164,20 @@ async def test_collection_stops_for_a_cease_communication_request(service, trans
     assert transport.sent == []
 
 
+async def test_reminders_stop_while_part_of_the_balance_is_disputed(service, transport, engine):
+    from bot.domain.money import Money
+    from bot.ledger.disputes import SqlDisputes
+    from bot.services.disputes import Disputes
+
+    disputes = Disputes(SqlDisputes(engine))
+    opened = disputes.open_dispute("BW-10001", conversation_id="c1", channel="sms", reason="wrong_amount",
+                                   words="they charged me $50 twice", amount=Money(5000, "USD"), turn_key="c1:1")
+    decision = await service.remind("BW-10001")
+    assert (decision.status, decision.reason) == ("suppressed", "on_hold")
+    disputes.verify(opened.dispute.id, "ana", "verified with the creditor")
+    assert (await service.remind("BW-10001")).reason != "on_hold"  # the hold is lifted with the dispute
+
+
 async def test_spanish_consumers_get_spanish_text(service, transport, clock):
     clock.now = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)  # noon in New York
     assert (await service.remind("NW-20001")).sent

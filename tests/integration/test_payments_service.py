@@ -284,6 +284,23 @@ def test_plan_charges_each_installment_once_when_due(service, demo_ledger, gatew
     assert [n[1] for n in notifier.sent].count("payment_succeeded") == 3
 
 
+def test_a_flagged_account_pauses_its_installments_and_records_why(service, demo_ledger, gateway):
+    from bot.ledger import schema_payments as p
+    from bot.ledger.disputes import SqlDisputes
+    from bot.services.disputes import Disputes
+
+    activate_plan(service, count=3)
+    Disputes(SqlDisputes(demo_ledger.engine)).flag_account(MAYA, "bankruptcy", source="conversation:conv-p")
+    due = datetime(2026, 12, 23, 20, tzinfo=timezone.utc)
+    summary = service.run_due(due)
+    assert (summary.charged, summary.paused) == (0, 1)
+    with demo_ledger.engine.connect() as connection:
+        reasons = connection.execute(select(p.plan_installments.c.last_error).where(
+            p.plan_installments.c.seq == 2)).scalars().all()
+    assert reasons == ["paused:collection_stopped:bankruptcy"]
+    assert demo_ledger.statement(MAYA).balance == usd(77500 - 25834)  # nothing charged
+
+
 def test_two_schedulers_racing_charge_each_installment_once(service, demo_ledger, gateway):
     activate_plan(service, count=3)
     at = datetime(2027, 1, 24, 20, tzinfo=timezone.utc)  # installments 2 and 3 are both due

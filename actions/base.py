@@ -7,16 +7,25 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import bootstrap
 from bot.domain.channels import policy_channel
+from bot.domain.language import DETECTED_LANGUAGE, detect_language
 from bot.i18n import locale_for
 from bot.replies import Reply
 
 
 class AssistantAction(Action, ABC):
-    """Base of every action: services come in through the constructor, defaulting to bootstrap's."""
+    """Base of every action: services come in through the constructor, defaulting to bootstrap's.
+
+    For a consumer whose language nobody gave (see :func:`detected_language_switch`), an action
+    run after a message that clearly reads as the other language switches the conversation to it,
+    its own replies included.
+    """
+
+    follows_detected_language = True
 
     def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None, payments=None) -> None:
         self._ledger = ledger
@@ -33,7 +42,14 @@ class AssistantAction(Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         """The ledger is blocking I/O: answer in a worker thread, never on the event loop."""
-        return await asyncio.to_thread(self.respond, dispatcher, tracker, domain)
+        already_said = len(dispatcher.messages)
+        events = await asyncio.to_thread(self.respond, dispatcher, tracker, domain)
+        switch = detected_language_switch(tracker) if self.follows_detected_language else None
+        if switch and not any(_sets_language(event) for event in events):
+            for message in dispatcher.messages[already_said:]:
+                message.setdefault("language", switch)  # rendered before the SlotSet applies
+            events = [SlotSet("language", switch), *events]
+        return events
 
     @abstractmethod
     def respond(
@@ -98,6 +114,32 @@ def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
 def consumer_id(tracker: Tracker) -> Optional[int]:
     value = tracker.get_slot("consumer_id")
     return int(value) if value not in (None, "") else None
+
+
+def detected_language_switch(tracker: Tracker) -> Optional[str]:
+    """The language the latest message clearly reads as, when it is not the conversation's and the
+    consumer's language is nobody's word: no placement (an identified consumer), no ``?lang=`` or
+    link, and no explicit request ("English please") in this session, which always wins."""
+    if tracker.get_slot("consumer_id") or (tracker.get_slot("session_started_metadata") or {}).get("language"):
+        return None
+    if latest_intent(tracker) == "change_language" or _asked_for_a_language(tracker):
+        return None
+    detected = detect_language(tracker.latest_message.get("text") or "") or (
+        tracker.latest_message.get("metadata") or {}).get(DETECTED_LANGUAGE)
+    return detected if detected and detected != tracker.get_slot("language") else None
+
+
+def _asked_for_a_language(tracker: Tracker) -> bool:
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_change_language":
+            return True
+    return False
+
+
+def _sets_language(event: Dict[Text, Any]) -> bool:
+    return event.get("event") == "slot" and event.get("name") == "language"
 
 
 def previous_action(tracker: Tracker) -> Optional[Text]:

@@ -8,12 +8,15 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, input_channel
+from bot.domain.language import DETECTED_LANGUAGE
 from bot.services.identification import identify
 
 KEYWORDS_ANSWERED_ALONE = {"opt_out", "opt_in", "help"}
 
 
 class ActionSessionStart(AssistantAction):
+    follows_detected_language = False  # it sets the language itself
+
     def name(self) -> Text:
         return "action_session_start"
 
@@ -32,6 +35,9 @@ class ActionSessionStart(AssistantAction):
                 SlotSet("active_account", found.account_ref),
             ]
             language = language or found.consumer.language
+        else:
+            # Nobody told us this consumer's language: the words of their first message may.
+            language = language or metadata.get(DETECTED_LANGUAGE)
         language = language if language in ("en", "es") else "en"
         events += [SlotSet("language", language), SlotSet("session_started_metadata", metadata)]
         # Rendered before the slot events apply, so the language travels with the message. A session

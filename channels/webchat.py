@@ -30,6 +30,7 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot.domain.inbound import prepare_inbound
+from bot.domain.language import language_hint
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,9 @@ class SecureSocketIOInput(SocketIOInput):
                 except ValueError:
                     metadata = {}
             metadata = {key: metadata[key] for key in ("link_token", "language") if key in metadata}
-            message = UserMessage(self.consumer_text(str(data.get("message") or "")),
+            typed = str(data.get("message") or "")
+            metadata.update(language_hint(typed))
+            message = UserMessage(self.consumer_text(typed),
                                   SocketIOOutput(sio, self.bot_message_evt), session_id,
                                   input_channel=self.name(), metadata=metadata)
             await on_new_message(message)

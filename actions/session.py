@@ -8,6 +8,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, input_channel
+from bot import bootstrap
 from bot.domain.language import DETECTED_LANGUAGE
 from bot.services.identification import identify
 
@@ -38,7 +39,7 @@ class ActionSessionStart(AssistantAction):
         else:
             # Nobody told us this consumer's language: the words of their first message may.
             language = language or metadata.get(DETECTED_LANGUAGE)
-        language = language if language in ("en", "es") else "en"
+        language = language if language in bootstrap.languages() else "en"
         events += [SlotSet("language", language), SlotSet("session_started_metadata", metadata)]
         # Rendered before the slot events apply, so the language travels with the message. A session
         # opened by STOP, START or HELP gets that keyword's one reply alone: it carries the opt-out line.

@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.config import PROJECT_ROOT
 from bot.domain.accounts import (
     CHANNELS,
     EXTENSION_POLICIES,
@@ -38,6 +39,7 @@ COLUMNS = (
     "email", "language", "timezone", "currency", "item_date", "item_reference", "item_description",
     "item_amount",
 )
+from bot.translations import available_languages
 LANGUAGES = ("en", "es")
 _PG_IMPORT_LOCK = 7_265_840_012
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -467,8 +469,9 @@ def _amount_in_row(value: str, raw: dict, _: Any) -> Optional[Money]:
 
 
 def _language(value: str, *_: Any) -> str:
-    if value not in LANGUAGES:
-        raise ValueError(f"{value!r} must be one of {', '.join(LANGUAGES)}")
+    known = dict.fromkeys([*LANGUAGES, *available_languages(PROJECT_ROOT)])  # a new catalog adds its language
+    if value not in known:
+        raise ValueError(f"{value!r} must be one of {', '.join(known)}")
     return value
 
 

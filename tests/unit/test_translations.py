@@ -396,6 +396,21 @@ def test_a_partial_catalog_for_a_new_language_falls_back_to_english_per_message(
     assert labels["full"] == "Paiement intégral" and labels["partial"] == "Partial payment"
 
 
+def test_a_new_catalog_is_all_a_language_needs_to_be_spoken_and_formatted(tmp_path):
+    from bot.domain.money import Money
+    from bot.i18n import format_money, locale_for
+    from bot.translations import available_languages
+
+    root = project_copy(tmp_path, with_spanish=True)
+    write_catalog(root / "locales/fr/LC_MESSAGES/messages.po", "fr", {
+        ("utter_greet", "Hi! How can I help you today?"): "Bonjour ! Comment puis-je vous aider ?"})
+    # The session accepts it from a placement, and Babel formats for it, with no code change.
+    assert available_languages(root) == ["en", "es", "fr"]
+    assert locale_for("fr") == "fr"
+    assert format_money(Money(65235, "USD"), locale_for("fr")) == "652,35\u00a0$US"
+    assert locale_for("xx") == "en_US"  # not a language Babel knows: English
+
+
 def test_a_language_without_a_catalog_answers_in_english_and_warns_once(catalogs, caplog):
     with caplog.at_level(logging.WARNING, logger="bot.translations"):
         for _ in range(2):

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import bootstrap
 from bot.domain.channels import policy_channel
-from bot.domain.language import DETECTED_LANGUAGE, detect_language
+from bot.domain.language import DETECTED_LANGUAGE, detect_language, requested_language
 from bot.i18n import locale_for
 from bot.replies import Reply
 
@@ -117,23 +117,35 @@ def consumer_id(tracker: Tracker) -> Optional[int]:
 
 
 def detected_language_switch(tracker: Tracker) -> Optional[str]:
-    """The language the latest message clearly reads as, when it is not the conversation's and the
-    consumer's language is nobody's word: no placement (an identified consumer), no ``?lang=`` or
-    link, and no explicit request ("English please") in this session, which always wins."""
+    """The language the conversation should switch to after the latest message, if any.
+
+    An explicit request (intent change_language: "English please") always wins, even when a form
+    took the message. Otherwise, only for a consumer whose language is nobody's word (no placement,
+    i.e. not identified; no ``?lang=`` or link; no request earlier in this session): the language
+    the message clearly reads as, when it is not the conversation's.
+    """
+    current = tracker.get_slot("language")
+    text = tracker.latest_message.get("text") or ""
+    if latest_intent(tracker) == "change_language":
+        wanted = requested_language(text)
+        return wanted if wanted and wanted != current else None
     if tracker.get_slot("consumer_id") or (tracker.get_slot("session_started_metadata") or {}).get("language"):
         return None
-    if latest_intent(tracker) == "change_language" or _asked_for_a_language(tracker):
+    if _asked_for_a_language(tracker):
         return None
-    detected = detect_language(tracker.latest_message.get("text") or "") or (
-        tracker.latest_message.get("metadata") or {}).get(DETECTED_LANGUAGE)
-    return detected if detected and detected != tracker.get_slot("language") else None
+    detected = detect_language(text) or (tracker.latest_message.get("metadata") or {}).get(DETECTED_LANGUAGE)
+    return detected if detected and detected != current else None
 
 
 def _asked_for_a_language(tracker: Tracker) -> bool:
+    """Whether the consumer asked for a language earlier in this session."""
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
             return False
         if event.get("event") == "action" and event.get("name") == "action_change_language":
+            return True
+        if event.get("event") == "user" and (
+                (event.get("parse_data") or {}).get("intent") or {}).get("name") == "change_language":
             return True
     return False
 

@@ -60,7 +60,12 @@ async def test_no_switch_for_an_identified_consumer_a_chosen_page_language_or_af
         sender="web-1", channel="socketio", text=SPANISH_QUESTION, intent="ask_balance",
         slots={"session_started_metadata": {}},
         events=[{"event": "session_started"}, {"event": "action", "name": "action_change_language"}])
-    for tracker in (identified, page_in_english, asked_for_english):
+    asked_inside_a_form = make_tracker(
+        sender="web-1", channel="socketio", text=SPANISH_QUESTION, intent="ask_balance",
+        slots={"session_started_metadata": {}},
+        events=[{"event": "session_started"}, {"event": "user", "text": "English please",
+                                              "parse_data": {"intent": {"name": "change_language"}}}])
+    for tracker in (identified, page_in_english, asked_for_english, asked_inside_a_form):
         dispatcher, events = await run(ActionStartVerification(**services), tracker)
         assert "language" not in slots_of(events)
         assert all("language" not in message for message in dispatcher.messages)
@@ -72,3 +77,12 @@ async def test_an_explicit_request_always_wins(services):
     dispatcher, events = await run(ActionChangeLanguage(**services), tracker)
     assert slots_of(events) == {"language": "en"}
     assert dispatcher.messages[0]["language"] == "en"
+
+
+async def test_a_request_taken_by_a_form_still_switches_even_an_identified_consumer(services):
+    # A form's validator (not action_change_language) runs after "English please": it switches all the same.
+    tracker = make_tracker(text="English please", intent="change_language",
+                           slots={"consumer_id": "1", "language": "es", "session_started_metadata": {}})
+    dispatcher, events = await run(ActionStartVerification(**services), tracker)
+    assert events[0] == {"event": "slot", "timestamp": None, "name": "language", "value": "en"}
+    assert all(message["language"] == "en" for message in dispatcher.messages)

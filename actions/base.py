@@ -7,16 +7,25 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import bootstrap
 from bot.domain.channels import policy_channel
+from bot.domain.language import DETECTED_LANGUAGE, detect_language, requested_language
 from bot.i18n import locale_for
 from bot.replies import Reply
 
 
 class AssistantAction(Action, ABC):
-    """Base of every action: services come in through the constructor, defaulting to bootstrap's."""
+    """Base of every action: services come in through the constructor, defaulting to bootstrap's.
+
+    For a consumer whose language nobody gave (see :func:`detected_language_switch`), an action
+    run after a message that clearly reads as the other language switches the conversation to it,
+    its own replies included.
+    """
+
+    follows_detected_language = True
 
     def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None, payments=None,
                  disputes=None) -> None:
@@ -35,7 +44,14 @@ class AssistantAction(Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         """The ledger is blocking I/O: answer in a worker thread, never on the event loop."""
-        return await asyncio.to_thread(self.respond, dispatcher, tracker, domain)
+        already_said = len(dispatcher.messages)
+        events = await asyncio.to_thread(self.respond, dispatcher, tracker, domain)
+        switch = detected_language_switch(tracker) if self.follows_detected_language else None
+        if switch and not any(_sets_language(event) for event in events):
+            for message in dispatcher.messages[already_said:]:
+                message.setdefault("language", switch)  # rendered before the SlotSet applies
+            events = [SlotSet("language", switch), *events]
+        return events
 
     @abstractmethod
     def respond(
@@ -115,6 +131,44 @@ def turn_key(tracker: Tracker) -> str:
             parse = event.get("parse_data") or {}
             return f"{tracker.sender_id}:{event.get('message_id') or parse.get('message_id') or event.get('timestamp')}"
     return f"{tracker.sender_id}:none"
+
+
+def detected_language_switch(tracker: Tracker) -> Optional[str]:
+    """The language the conversation should switch to after the latest message, if any.
+
+    An explicit request (intent change_language: "English please") always wins, even when a form
+    took the message. Otherwise, only for a consumer whose language is nobody's word (no placement,
+    i.e. not identified; no ``?lang=`` or link; no request earlier in this session): the language
+    the message clearly reads as, when it is not the conversation's.
+    """
+    current = tracker.get_slot("language")
+    text = tracker.latest_message.get("text") or ""
+    if latest_intent(tracker) == "change_language":
+        wanted = requested_language(text)
+        return wanted if wanted and wanted != current else None
+    if tracker.get_slot("consumer_id") or (tracker.get_slot("session_started_metadata") or {}).get("language"):
+        return None
+    if _asked_for_a_language(tracker):
+        return None
+    detected = detect_language(text) or (tracker.latest_message.get("metadata") or {}).get(DETECTED_LANGUAGE)
+    return detected if detected and detected != current else None
+
+
+def _asked_for_a_language(tracker: Tracker) -> bool:
+    """Whether the consumer asked for a language earlier in this session."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_change_language":
+            return True
+        if event.get("event") == "user" and (
+                (event.get("parse_data") or {}).get("intent") or {}).get("name") == "change_language":
+            return True
+    return False
+
+
+def _sets_language(event: Dict[Text, Any]) -> bool:
+    return event.get("event") == "slot" and event.get("name") == "language"
 
 
 def previous_action(tracker: Tracker) -> Optional[Text]:

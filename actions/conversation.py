@@ -1,7 +1,6 @@
 """Consent (opt out / opt in), handoff to a person, fallback, and language switching."""
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -11,9 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import AssistantAction, channel_of, latest_intent, locale_of, previous_action
 from bot import bootstrap
 from bot.i18n import format_moment_in_zone
+from bot.domain.language import requested_language
 from bot.transcripts import transcript
 
-LANGUAGE_WORDS = {"es": ("espa", "spanish", "castellano"), "en": ("english", "ingl", "eng")}
+LANGUAGES = ("en", "es")
 
 
 class ConsentAction(AssistantAction):
@@ -115,13 +115,9 @@ class ActionChangeLanguage(AssistantAction):
 
 def _requested_language(tracker: Tracker) -> Optional[Text]:
     for value in tracker.get_latest_entity_values("language"):
-        if value in LANGUAGE_WORDS:
+        if value in LANGUAGES:
             return value
-    tokens = re.findall(r"\w+", (tracker.latest_message.get("text") or "").lower())
-    for language, prefixes in LANGUAGE_WORDS.items():
-        if any(token.startswith(prefixes) for token in tokens):
-            return language
-    return None
+    return requested_language(tracker.latest_message.get("text") or "")
 
 
 def _other_language(current: Optional[Text]) -> Text:

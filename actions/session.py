@@ -8,12 +8,16 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, input_channel
+from bot import bootstrap
+from bot.domain.language import DETECTED_LANGUAGE
 from bot.services.identification import identify
 
 KEYWORDS_ANSWERED_ALONE = {"opt_out", "opt_in", "help"}
 
 
 class ActionSessionStart(AssistantAction):
+    follows_detected_language = False  # it sets the language itself
+
     def name(self) -> Text:
         return "action_session_start"
 
@@ -32,7 +36,10 @@ class ActionSessionStart(AssistantAction):
                 SlotSet("active_account", found.account_ref),
             ]
             language = language or found.consumer.language
-        language = language if language in ("en", "es") else "en"
+        else:
+            # Nobody told us this consumer's language: the words of their first message may.
+            language = language or metadata.get(DETECTED_LANGUAGE)
+        language = language if language in bootstrap.languages() else "en"
         events += [SlotSet("language", language), SlotSet("session_started_metadata", metadata)]
         # Rendered before the slot events apply, so the language travels with the message. A session
         # opened by STOP, START or HELP gets that keyword's one reply alone: it carries the opt-out line.

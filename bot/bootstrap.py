@@ -117,6 +117,14 @@ def messaging_config():
 
 
 @functools.lru_cache(maxsize=None)
+def languages():
+    """The languages a conversation can be held in: English and every catalog under locales/."""
+    from bot.translations import available_languages
+
+    return tuple(available_languages(settings().project_root))
+
+
+@functools.lru_cache(maxsize=None)
 def catalogs():
     """The responses in every language, for messages rendered outside Rasa's NLG (outbound)."""
     from bot.translations import Catalogs

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import get_date_format, get_datetime_format, get_time_format
@@ -14,8 +15,15 @@ DEFAULT_LANGUAGE = "en"
 
 
 def locale_for(language: str | None) -> str:
-    """The Babel locale of a conversation language; unknown languages read as English."""
-    return LOCALES.get(language or DEFAULT_LANGUAGE, LOCALES[DEFAULT_LANGUAGE])
+    """The Babel locale of a conversation language: en_US and es_US, a third language's own Babel
+    locale (a new language needs no code here), and English for anything Babel does not know."""
+    language = language or DEFAULT_LANGUAGE
+    if language in LOCALES:
+        return LOCALES[language]
+    try:
+        return str(Locale.parse(language))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return LOCALES[DEFAULT_LANGUAGE]
 
 
 def format_money(money: Money, locale: str) -> str:

@@ -27,6 +27,13 @@ class Template:
 
     content_sid: str
     variables: Tuple[str, ...] = ()
+    # WhatsApp approves a template per language: the same template's Content SID in other languages.
+    translations: Mapping[str, str] = field(default_factory=dict)
+
+    def in_language(self, language: Optional[str]) -> "Template":
+        """This template in a language, or in English (content_sid) where it has no approved translation."""
+        sid = self.translations.get(language or "") or self.content_sid
+        return Template(sid, self.variables)
 
     def content_variables(self, arguments: Mapping[str, str]) -> Dict[str, str]:
         missing = [name for name in self.variables if arguments.get(name) in (None, "")]
@@ -40,8 +47,9 @@ class MessagingConfig:
     whatsapp_templates: Mapping[str, Template] = field(default_factory=dict)  # by response name
     quick_replies: Mapping[int, str] = field(default_factory=dict)  # button count -> Content SID
 
-    def template_for(self, response: str) -> Optional[Template]:
-        return self.whatsapp_templates.get(response)
+    def template_for(self, response: str, language: Optional[str] = None) -> Optional[Template]:
+        template = self.whatsapp_templates.get(response)
+        return template.in_language(language) if template is not None else None
 
     def quick_reply_sid(self, titles) -> Optional[str]:
         """The quick-reply template for these button titles, when WhatsApp can show them as buttons."""
@@ -67,8 +75,15 @@ def load_messaging_config(path: Optional[Path]) -> MessagingConfig:
         if not isinstance(entry, dict):
             raise MessagingConfigError(f"{path}: whatsapp.templates.{response} must be a mapping")
         sid = str(entry.get("content_sid") or "").strip()
+        translations = entry.get("translations") or {}
+        if not isinstance(translations, dict):
+            raise MessagingConfigError(f"{path}: whatsapp.templates.{response}.translations maps a language "
+                                       "code to a Content SID")
         if sid:
-            templates[str(response)] = Template(sid, tuple(str(v) for v in entry.get("variables") or ()))
+            translated = {str(lang): str(value).strip() for lang, value in translations.items()
+                          if str(value or "").strip()}
+            templates[str(response)] = Template(sid, tuple(str(v) for v in entry.get("variables") or ()),
+                                                translated)
     quick: Dict[int, str] = {}
     for count, sid in (whatsapp.get("quick_replies") or {}).items():
         if str(sid or "").strip():

@@ -324,6 +324,11 @@ class CompiledCatalog:
     untranslated: int
 
 
+def available_languages(project_root: Path) -> List[str]:
+    """The languages a conversation can be held in: English plus every catalog under locales/."""
+    return [SOURCE_LANGUAGE] + sorted(set(source_catalogs(project_root)) - {SOURCE_LANGUAGE})
+
+
 def source_catalogs(project_root: Path) -> Dict[str, Path]:
     """language -> messages.po under <root>/locales."""
     base = Path(project_root) / LOCALE_DIR

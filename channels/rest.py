@@ -15,6 +15,7 @@ from sanic.request import Request
 
 from bot.adapters.tracker_store import guard_turns
 from bot.domain.cards import screen_card_numbers
+from bot.domain.language import language_hint
 
 DEFAULT_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
 
@@ -40,6 +41,13 @@ class TrustedRestInput(RestInput):
         """Card numbers are screened out before Rasa sees the message (PCI DSS)."""
         text = super()._extract_message(req)
         return screen_card_numbers(text) if text else text
+
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        """The caller's metadata, plus the language the message clearly reads as (for consumers nobody
+        told us the language of)."""
+        metadata = dict(super().get_metadata(request) or {})
+        text = (request.json or {}).get("message")
+        return {**metadata, **language_hint(text)} if isinstance(text, str) else metadata
 
     def is_allowed(self, address: str) -> bool:
         try:

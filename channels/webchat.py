@@ -31,6 +31,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 from bot.adapters.tracker_store import guard_turns
 from bot.domain.inbound import prepare_inbound
+from bot.domain.language import language_hint
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,9 @@ class SecureSocketIOInput(SocketIOInput):
                 except ValueError:
                     metadata = {}
             metadata = {key: metadata[key] for key in ("link_token", "language") if key in metadata}
-            message = UserMessage(self.consumer_text(str(data.get("message") or "")),
+            typed = str(data.get("message") or "")
+            metadata.update(language_hint(typed))
+            message = UserMessage(self.consumer_text(typed),
                                   SocketIOOutput(sio, self.bot_message_evt), session_id,
                                   input_channel=self.name(), metadata=metadata)
             await guarded(message)

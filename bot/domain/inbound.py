@@ -4,7 +4,8 @@ In order: a card number never goes further (only the fact that one was sent); a 
 words gets a polite answer; STOP, START, HELP and AGENT are intents whatever the conversation is
 doing; a number or title answering the numbered choices just offered is that choice's payload;
 and anything else that looks like an intent payload ("/ask_balance") loses its slashes, because
-only the channel may speak in payloads.
+only the channel may speak in payloads. Words that clearly read as English or Spanish say so in
+the metadata (``detected_language``), for consumers whose language nobody told us.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 from bot.domain.cards import CARD_SHARED_PAYLOAD, contains_card_number
 from bot.domain.choices import chosen
 from bot.domain.keywords import keyword_intent
+from bot.domain.language import language_hint
 
 MEDIA_SHARED_PAYLOAD = "/EXTERNAL_media_shared"
 
@@ -40,11 +42,11 @@ def prepare_inbound(
         return Inbound("", {})
     intent = keyword_intent(text)
     if intent is not None:
-        return Inbound(f"/{intent}", {"keyword": intent})
+        return Inbound(f"/{intent}", {"keyword": intent, **language_hint(text)})
     index = chosen(text, choices, button_payload)
     if index is not None:
         return Inbound(choices[index]["payload"], {"choice": index + 1})
-    return Inbound(typed_text(text), {})
+    return Inbound(typed_text(text), language_hint(text))
 
 
 def typed_text(text: str) -> str:

@@ -7,6 +7,7 @@ changes nothing: placed items are matched by (account, item reference).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import zoneinfo
@@ -20,6 +21,7 @@ import yaml
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.config import PROJECT_ROOT
 from bot.domain.accounts import (
     CHANNELS,
     EXTENSION_POLICIES,
@@ -39,6 +41,7 @@ COLUMNS = (
     "email", "language", "timezone", "currency", "item_date", "item_reference", "item_description",
     "item_amount",
 )
+from bot.translations import available_languages
 LANGUAGES = ("en", "es")
 _PG_IMPORT_LOCK = 7_265_840_012
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -472,9 +475,16 @@ def _amount_in_row(value: str, raw: dict, _: Any) -> Optional[Money]:
     return money
 
 
+@functools.lru_cache(maxsize=1)
+def _known_languages() -> Tuple[str, ...]:
+    """English, Spanish and any language with a catalog under locales/ (adding one is catalog-only)."""
+    return tuple(dict.fromkeys([*LANGUAGES, *available_languages(PROJECT_ROOT)]))
+
+
 def _language(value: str, *_: Any) -> str:
-    if value not in LANGUAGES:
-        raise ValueError(f"{value!r} must be one of {', '.join(LANGUAGES)}")
+    known = _known_languages()
+    if value not in known:
+        raise ValueError(f"{value!r} must be one of {', '.join(known)}")
     return value
 
 

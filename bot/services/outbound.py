@@ -262,7 +262,7 @@ class OutboundService:
         if message.channel == "whatsapp":
             last = self.messaging.last_inbound("whatsapp", message.address)
             if last is None or now - last >= WHATSAPP_WINDOW:
-                template = self.config.template_for(message.response)
+                template = self.config.template_for(message.response, language)
                 if template is None:
                     return stop("suppressed", "whatsapp_window_closed")
                 variables = template.content_variables(message.arguments)

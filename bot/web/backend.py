@@ -21,6 +21,8 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.ui_text import ui_language, webchat_strings
+
 logger = logging.getLogger(__name__)
 
 APP_NAME = "debt_backend"
@@ -47,55 +49,9 @@ _CONTENT_TYPES = {
     "map": "application/json; charset=utf-8",
 }
 
-# Visible UI strings by language. Kept here (not in the template) so they can move to
-# the Babel catalogs later without touching the page.
-UI_STRINGS: Dict[str, Dict[str, str]] = {
-    "en": {
-        "title": "Resolve",
-        "subtitle": "Secure chat",
-        "log_label": "Conversation",
-        "input_label": "Your message",
-        "placeholder": "Type a message…",
-        "send": "Send",
-        "connecting": "connecting…",
-        "reconnecting": "connection lost, retrying…",
-        "unavailable": "The chat is unavailable right now. Please try again later.",
-        "typing": "The assistant is typing…",
-        "you": "You",
-        "assistant": "Assistant",
-        "open_attachment": "Open attachment",
-        "card_warning_hint": "Never type card numbers in this chat.",
-        "empty": "Send a message to get started.",
-        "suggestions": "Suggested replies",
-    },
-    "es": {
-        "title": "Resolve",
-        "subtitle": "Chat seguro",
-        "log_label": "Conversación",
-        "input_label": "Su mensaje",
-        "placeholder": "Escriba un mensaje…",
-        "send": "Enviar",
-        "connecting": "conectando…",
-        "reconnecting": "se perdió la conexión, reintentando…",
-        "unavailable": "El chat no está disponible en este momento. Inténtelo más tarde.",
-        "typing": "El asistente está escribiendo…",
-        "you": "Usted",
-        "assistant": "Asistente",
-        "open_attachment": "Abrir archivo adjunto",
-        "card_warning_hint": "Nunca escriba números de tarjeta en este chat.",
-        "empty": "Envíe un mensaje para comenzar.",
-        "suggestions": "Respuestas sugeridas",
-    },
-}
-
-
 def pick_language(requested: Optional[str]) -> str:
-    """The UI language for a `?lang=` value ("es", "es-US", "ES_mx" -> "es"), default en."""
-    if requested:
-        primary = re.split(r"[-_]", requested.strip().lower(), maxsplit=1)[0]
-        if primary in UI_STRINGS:
-            return primary
-    return DEFAULT_LANGUAGE
+    """The UI language for a `?lang=` value ("es", "es-US", "ES_mx" -> "es"): one with a catalog, else en."""
+    return ui_language(requested)
 
 
 class RasaEndpoint:
@@ -154,7 +110,7 @@ def render_chat_page(
     template: str, language: str, rasa: RasaEndpoint, versions: Mapping[str, str]
 ) -> str:
     """Fill the page template; every value is HTML-escaped (the config is JSON-escaped)."""
-    strings = UI_STRINGS[language]
+    strings = webchat_strings(language)
     config = {
         "rasaUrl": rasa.origin,
         "socketPath": rasa.socketio_path,

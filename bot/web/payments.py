@@ -33,92 +33,12 @@ from bot.payments import model as m
 from bot.payments.gateway import InvalidWebhook
 from bot.payments.labels import purpose_label
 from bot.payments.sandbox import SandboxGateway
+from bot.ui_text import payment_page_strings, ui_language
 
 logger = logging.getLogger(__name__)
 
 ServiceProvider = Callable[[], Any]  # returns the PaymentsService (bot.bootstrap.payments)
 
-PAGE_STRINGS: Dict[str, Dict[str, str]] = {
-    "en": {
-        "title": "Secure payment",
-        "heading": "Pay {creditor}",
-        "amount_label": "Amount",
-        "for_label": "For",
-        "account_label": "Account",
-        "setup_note": "Nothing is charged now. Your card is saved for the plan's payments.",
-        "expires": "This link expires on {moment}.",
-        "card_number": "Card number",
-        "exp": "Expiry (MM/YY)",
-        "cvc": "Security code (CVC)",
-        "pay": "Pay {amount}",
-        "save": "Save card",
-        "secure": "Your card details are used only for this payment and are never stored.",
-        "sandbox": "Test mode: no real money moves. Use 4242 4242 4242 4242 with any future date and any 3 digits.",
-        "paid_heading": "Thank you, your payment went through",
-        "paid_body": "We received {amount}. You will get a confirmation in your chat. You can close this page.",
-        "saved_heading": "Your card is saved",
-        "saved_body": "Your payment plan is set up. You can close this page.",
-        "pending_heading": "We are confirming your payment",
-        "pending_body": "This can take a minute. We will message you in your chat when it is done.",
-        "unpaid_heading": "Payment not completed",
-        "unpaid_body": "Nothing was charged. You can return to the chat to try again.",
-        "closed_heading": "This payment link is no longer active",
-        "closed_body": "It expired or was replaced by a newer link. Return to the chat for a new one.",
-        "refunded_heading": "This payment was refunded",
-        "refunded_body": "Return to the chat if you have questions.",
-        "unknown_heading": "Payment link not found",
-        "unknown_body": "Check the link, or return to the chat for a new one.",
-        "error_heading": "Something went wrong",
-        "error_body": "Nothing was charged. Please try again in a few minutes.",
-        "declined": "Your card was declined. Nothing was charged. Try another card.",
-        "insufficient_funds": "Your card has insufficient funds. Nothing was charged. Try another card.",
-        "invalid_number": "That card number is not valid. Check it and try again.",
-        "invalid_expiry": "Enter the expiry date as MM/YY.",
-        "expired_card": "That card has expired. Try another card.",
-        "invalid_cvc": "Enter the 3-digit security code (4 digits on American Express).",
-        "collector": "This is a communication from a debt collector.",
-    },
-    "es": {
-        "title": "Pago seguro",
-        "heading": "Pagar a {creditor}",
-        "amount_label": "Monto",
-        "for_label": "Concepto",
-        "account_label": "Cuenta",
-        "setup_note": "No se cobra nada ahora. Su tarjeta se guarda para los pagos del plan.",
-        "expires": "Este enlace vence el {moment}.",
-        "card_number": "Número de tarjeta",
-        "exp": "Vencimiento (MM/AA)",
-        "cvc": "Código de seguridad (CVC)",
-        "pay": "Pagar {amount}",
-        "save": "Guardar tarjeta",
-        "secure": "Los datos de su tarjeta se usan solo para este pago y nunca se guardan.",
-        "sandbox": "Modo de prueba: no se mueve dinero real. Use 4242 4242 4242 4242 con cualquier fecha futura "
-                   "y 3 dígitos cualesquiera.",
-        "paid_heading": "Gracias, su pago se realizó",
-        "paid_body": "Recibimos {amount}. Recibirá una confirmación en su chat. Puede cerrar esta página.",
-        "saved_heading": "Su tarjeta quedó guardada",
-        "saved_body": "Su plan de pagos está listo. Puede cerrar esta página.",
-        "pending_heading": "Estamos confirmando su pago",
-        "pending_body": "Puede tardar un minuto. Le avisaremos en su chat cuando termine.",
-        "unpaid_heading": "El pago no se completó",
-        "unpaid_body": "No se cobró nada. Puede volver al chat para intentarlo de nuevo.",
-        "closed_heading": "Este enlace de pago ya no está activo",
-        "closed_body": "Venció o fue reemplazado por uno más reciente. Vuelva al chat para obtener otro.",
-        "refunded_heading": "Este pago fue reembolsado",
-        "refunded_body": "Vuelva al chat si tiene preguntas.",
-        "unknown_heading": "No encontramos este enlace de pago",
-        "unknown_body": "Revise el enlace o vuelva al chat para obtener uno nuevo.",
-        "error_heading": "Algo salió mal",
-        "error_body": "No se cobró nada. Inténtelo de nuevo en unos minutos.",
-        "declined": "Su tarjeta fue rechazada. No se cobró nada. Pruebe con otra tarjeta.",
-        "insufficient_funds": "Su tarjeta no tiene fondos suficientes. No se cobró nada. Pruebe con otra tarjeta.",
-        "invalid_number": "Ese número de tarjeta no es válido. Revíselo e inténtelo de nuevo.",
-        "invalid_expiry": "Escriba el vencimiento como MM/AA.",
-        "expired_card": "Esa tarjeta está vencida. Pruebe con otra tarjeta.",
-        "invalid_cvc": "Escriba el código de seguridad de 3 dígitos (4 en American Express).",
-        "collector": "Esta es una comunicación de un cobrador de deudas.",
-    },
-}
 # Which message a decline or input code shows; codes not listed read as a plain decline.
 _ERROR_KEYS = {"insufficient_funds": "insufficient_funds", "invalid_number": "invalid_number",
                "invalid_expiry": "invalid_expiry", "expired_card": "expired_card", "invalid_cvc": "invalid_cvc"}
@@ -163,7 +83,7 @@ def _zone(name: Optional[str]):
 
 
 def _strings(language: str) -> Dict[str, str]:
-    return PAGE_STRINGS.get(language, PAGE_STRINGS["en"])
+    return payment_page_strings(language)
 
 
 def _page(language: str, body: str, status: int = 200) -> HTTPResponse:
@@ -200,7 +120,7 @@ def _details(view: m.PaymentRequestView, strings: Dict[str, str], locale: str) -
 def render_form(view: m.PaymentRequestView, error_code: Optional[str] = None, sandbox: bool = True,
                 status: int = 200) -> HTTPResponse:
     """The payment form. After a decline it comes back empty: the card number is never echoed."""
-    language = view.language if view.language in PAGE_STRINGS else "en"
+    language = ui_language(view.language)
     strings, locale = _strings(language), locale_for(language)
     amount = format_money(view.amount, locale)
     parts = [f"<h1>{html.escape(strings['heading'].format(creditor=view.creditor_name))}</h1>"]
@@ -238,7 +158,7 @@ def render_form(view: m.PaymentRequestView, error_code: Optional[str] = None, sa
 
 def render_status(view: m.PaymentRequestView) -> HTTPResponse:
     """What a request that cannot be paid (any more) shows."""
-    language = view.language if view.language in PAGE_STRINGS else "en"
+    language = ui_language(view.language)
     strings, locale = _strings(language), locale_for(language)
     amount = format_money(view.amount, locale)
     if view.status == "succeeded":
@@ -288,7 +208,7 @@ def payments_blueprint(service_provider: ServiceProvider, scheduler_seconds: flo
         svc = await service()
         view = await lookup(svc, request_id)
         if view is None:
-            return _message("en", "unknown_heading", PAGE_STRINGS["en"]["unknown_body"], status=404)
+            return _message("en", "unknown_heading", _strings("en")["unknown_body"], status=404)
         sandbox = isinstance(svc.gateway, SandboxGateway)
         payable = view.status in ("open", "failed") and view.expires_at > svc.clock()
         if payable and not sandbox and view.url:
@@ -307,10 +227,10 @@ def payments_blueprint(service_provider: ServiceProvider, scheduler_seconds: flo
         try:
             outcome = await asyncio.to_thread(svc.complete_sandbox_payment, request_id, card_number, exp, cvc, False)
         except m.UnknownPaymentRequest:
-            return _message("en", "unknown_heading", PAGE_STRINGS["en"]["unknown_body"], status=404)
+            return _message("en", "unknown_heading", _strings("en")["unknown_body"], status=404)
         except Exception:  # never let a traceback (or its locals) near the card number
             logger.error("sandbox payment for request %s failed unexpectedly", request_id)
-            return _message("en", "error_heading", PAGE_STRINGS["en"]["error_body"], status=500)
+            return _message("en", "error_heading", _strings("en")["error_body"], status=500)
         view = outcome.request
         if outcome.status == "succeeded":
             deliver_later(request, svc)
@@ -329,7 +249,7 @@ def payments_blueprint(service_provider: ServiceProvider, scheduler_seconds: flo
         svc = await service()
         view = await lookup(svc, request_id)
         if view is None:
-            return _message("en", "unknown_heading", PAGE_STRINGS["en"]["unknown_body"], status=404)
+            return _message("en", "unknown_heading", _strings("en")["unknown_body"], status=404)
         return render_status(view)
 
     @bp.post("/webhooks/stripe")

@@ -204,6 +204,19 @@ async def test_whatsapp_outside_the_24_hour_window_needs_an_approved_template(de
     assert sent.content_variables == {"1": "Maya", "2": "https://chat.example.com/chat?t=signed-BW-10001&lang=en"}
 
 
+async def test_a_spanish_consumer_gets_the_spanish_template_and_english_is_the_fallback(
+        demo_ledger, catalogs, clock, transport):
+    spanish_sid = "HX" + "e" * 32
+    config = MessagingConfig(whatsapp_templates={"utter_payment_reminder": Template(
+        TEMPLATE_SID, ("first_name", "link"), {"es": spanish_sid})})
+    service = make_service(demo_ledger, catalogs, clock, transport, config=config)
+    assert (await service.remind("NW-20001", channel="whatsapp")).reason == "allowed_template"  # Lucía, es
+    assert (await service.remind("BW-10001", channel="whatsapp")).reason == "allowed_template"  # Maya, en
+    assert [sent.content_sid for sent in transport.sent] == [spanish_sid, TEMPLATE_SID]
+    # A template approved in English only: Spanish consumers get it rather than nothing.
+    assert Template(TEMPLATE_SID, ("link",)).in_language("es").content_sid == TEMPLATE_SID
+
+
 async def test_whatsapp_inside_the_window_sends_the_text_itself(service, transport, clock):
     service.messaging.claim_inbound("whatsapp", "SM1", f"whatsapp:{MAYA}", clock.now - timedelta(hours=3))
     assert (await service.remind("BW-10001")).channel == "whatsapp"  # the channel Maya last wrote on

@@ -21,6 +21,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from bot import translations_cli
+from bot.ui_text import purpose_labels, webchat_strings
 from bot.translations import (
     CatalogError,
     Catalogs,
@@ -66,6 +67,12 @@ def expected_entries() -> List[Tuple[str, str]]:
             for button in variation.get("buttons") or []:
                 entries.append((f"{base}|button", button["title"]))
     return entries
+
+
+def ui_entries() -> List[Tuple[str, str]]:
+    """(msgctxt, msgid) of the web pages' texts (bot/ui_text.py), by Babel's python extractor."""
+    with open(ROOT / "bot" / "ui_text.py", "rb") as handle:
+        return [(context, message) for _, message, _, context in extract("python", handle)]
 
 
 def every_argument(text: str) -> Dict[str, str]:
@@ -135,13 +142,13 @@ def test_pybabel_extract_with_the_checked_in_babel_cfg_finds_every_message(tmp_p
     CommandLineInterface().run(arguments + [str(ROOT)])
     with open(pot, "rb") as handle:
         template = read_po(handle)
-    assert sorted((m.context, m.id) for m in template if m.id) == sorted(set(expected_entries()))
+    assert sorted((m.context, m.id) for m in template if m.id) == sorted(set(expected_entries() + ui_entries()))
 
 
 def test_checked_in_template_matches_domain():
     with open(ROOT / "locales" / "messages.pot", "rb") as handle:
         template = read_po(handle)
-    assert {(m.context, m.id) for m in template if m.id} == set(expected_entries()), (
+    assert {(m.context, m.id) for m in template if m.id} == set(expected_entries() + ui_entries()), (
         "locales/messages.pot is stale: run `python -m bot translations`."
     )
 
@@ -160,17 +167,19 @@ def test_every_response_is_translated_with_the_same_placeholders(language):
         catalog = read_po(handle)
 
     problems = []
-    for message in source_messages(DOMAIN):
-        entry = catalog.get(message.text, context=message.context)
-        where = f"[{message.context}] {message.text!r}"
+    # Every variation's text and button titles of every response, then the web pages' texts.
+    sources = [(message.context, message.text) for message in source_messages(DOMAIN)] + ui_entries()
+    for context, text in sources:
+        entry = catalog.get(text, context=context)
+        where = f"[{context}] {text!r}"
         if entry is None or not entry.string:
             problems.append(f"untranslated: {where}")
         elif entry.fuzzy:
             problems.append(f"fuzzy (review it, then remove the fuzzy flag): {where}")
-        elif placeholders(entry.string) != placeholders(message.text):
+        elif placeholders(entry.string) != placeholders(text):
             problems.append(
                 f"placeholders {sorted(placeholders(entry.string))} instead of "
-                f"{sorted(placeholders(message.text))}: {where}"
+                f"{sorted(placeholders(text))}: {where}"
             )
     assert not problems, (
         f"{po_path.relative_to(ROOT)} needs work (run `python -m bot translations`, then translate):\n  "
@@ -363,6 +372,8 @@ def test_a_partial_catalog_for_a_new_language_falls_back_to_english_per_message(
         ("utter_greet|button", "What do I owe?"): "Combien est-ce que je dois ?",
         # Fuzzy entries are not compiled: they fall back like missing ones.
         ("utter_greet|button", "Who is it owed to?"): "À qui est-ce dû ?",
+        ("ui|webchat", "Send"): "Envoyer",
+        ("ui|payment_purpose", "Payment in full"): "Paiement intégral",
     }, fuzzy={("utter_greet|button", "Who is it owed to?")})
     compile_catalogs(root)
     catalogs = Catalogs(root)
@@ -377,6 +388,27 @@ def test_a_partial_catalog_for_a_new_language_falls_back_to_english_per_message(
     missing = [r.getMessage() for r in caplog.records if "No fr translation" in r.getMessage()]
     assert len(missing) == 2, missing  # once per missing message, not once per render
     assert any("What is it for?" in m for m in missing) and any("Who is it owed to?" in m for m in missing)
+
+    # The web pages read the same catalog: what it has in French, the rest in English.
+    chat_page = webchat_strings("fr-FR", catalogs)
+    assert chat_page["send"] == "Envoyer" and chat_page["placeholder"] == "Type a message…"
+    labels = purpose_labels("fr", catalogs)
+    assert labels["full"] == "Paiement intégral" and labels["partial"] == "Partial payment"
+
+
+def test_a_new_catalog_is_all_a_language_needs_to_be_spoken_and_formatted(tmp_path):
+    from bot.domain.money import Money
+    from bot.i18n import format_money, locale_for
+    from bot.translations import available_languages
+
+    root = project_copy(tmp_path, with_spanish=True)
+    write_catalog(root / "locales/fr/LC_MESSAGES/messages.po", "fr", {
+        ("utter_greet", "Hi! How can I help you today?"): "Bonjour ! Comment puis-je vous aider ?"})
+    # The session accepts it from a placement, and Babel formats for it, with no code change.
+    assert available_languages(root) == ["en", "es", "fr"]
+    assert locale_for("fr") == "fr"
+    assert format_money(Money(65235, "USD"), locale_for("fr")) == "652,35\u00a0$US"
+    assert locale_for("xx") == "en_US"  # not a language Babel knows: English
 
 
 def test_a_language_without_a_catalog_answers_in_english_and_warns_once(catalogs, caplog):

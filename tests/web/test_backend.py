@@ -23,7 +23,8 @@ import pytest_asyncio
 from sanic import Sanic
 
 from bot.web import backend
-from bot.web.backend import UI_STRINGS, create_backend_app
+from bot.ui_text import webchat_strings
+from bot.web.backend import create_backend_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://localhost:5005"
@@ -228,7 +229,7 @@ async def test_chat_page_config_points_the_browser_at_rasa(client: AsgiClient) -
     assert config["rasaUrl"] == "http://localhost:5005"
     assert config["socketPath"] == "/socket.io"
     assert config["language"] == "en"
-    assert config["strings"] == UI_STRINGS["en"]
+    assert config["strings"] == webchat_strings("en")
 
 
 @pytest.mark.asyncio
@@ -258,7 +259,7 @@ async def test_rasa_behind_a_path_prefix_over_https(fake_root: Path) -> None:
 )
 async def test_language_is_chosen_by_query(client: AsgiClient, lang: str, expected: str) -> None:
     page = (await client.get("/chat", {"lang": lang})).text
-    strings = UI_STRINGS[expected]
+    strings = webchat_strings(expected)
     assert f'<html lang="{expected}">' in page
     assert f"<title>{strings['title']}</title>" in page
     assert f'placeholder="{strings["placeholder"]}"' in page
@@ -266,14 +267,14 @@ async def test_language_is_chosen_by_query(client: AsgiClient, lang: str, expect
 
 
 def test_every_language_has_every_string() -> None:
-    assert set(UI_STRINGS) >= {"en", "es"}
-    keys = set(UI_STRINGS["en"])
-    assert {"title", "placeholder", "send", "connecting", "reconnecting"} <= keys
-    for language, strings in UI_STRINGS.items():
-        assert set(strings) == keys, language
-        assert all(value.strip() for value in strings.values()), language
+    english, spanish = webchat_strings("en"), webchat_strings("es")
+    assert {"title", "placeholder", "send", "connecting", "reconnecting"} <= set(english)
+    assert set(spanish) == set(english)
+    assert all(value.strip() for value in spanish.values())
+    # Translated from the catalog, not English by fallback (the brand name is the same in both).
+    assert [key for key in english if english[key] == spanish[key]] == ["title"]
     # Anyone holding the phone may open the page: it must not say there is a debt (1006.6(d)).
-    for strings in UI_STRINGS.values():
+    for strings in (english, spanish):
         page_text = " ".join(strings.values()).lower()
         assert not any(word in page_text for word in ("balance", "saldo", "debt", "deuda", "owe", "debe"))
 
@@ -295,8 +296,8 @@ async def test_link_token_is_never_rendered_into_the_page(client: AsgiClient) ->
 
 
 def test_strings_and_config_are_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
-    hostile = dict(UI_STRINGS["en"], title='</script><img src=x onerror="x">&')
-    monkeypatch.setitem(UI_STRINGS, "en", hostile)
+    hostile = dict(webchat_strings("en"), title='</script><img src=x onerror="x">&')
+    monkeypatch.setattr(backend, "webchat_strings", lambda language: hostile)
     template = backend.TEMPLATE_PATH.read_text(encoding="utf-8")
     versions = {"chat.css": "a", "chat.js": "b", "vendor": "c"}
     page = backend.render_chat_page(
@@ -402,7 +403,7 @@ async def test_webchat_static(client: AsgiClient, name: str, content_type: str) 
 async def test_webchat_static_refuses_anything_else(client: AsgiClient, path: str) -> None:
     resp = await client.get(path)
     assert resp.status == 404
-    assert b"UI_STRINGS" not in resp.body
+    assert b"webchat_strings" not in resp.body
 
 
 def test_page_script_never_uses_innerhtml() -> None:

@@ -126,7 +126,7 @@ class ActionCodeConfirmed(VerificationAction):
         if not accounts_on_channel(self.ledger, consumer, input_channel(tracker)):
             dispatcher.utter_message(response="utter_channel_redirect")
             return reset + [SlotSet("can_verify", False)]
-        until = self._lock_end(consumer)
+        until = self._lock_end(consumer, tracker.sender_id)
         if until is not None:
             self._say_locked(dispatcher, tracker, consumer, until)
             return reset + [SlotSet("can_verify", False)]

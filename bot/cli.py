@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     import bot.service_commands  # noqa: F401  (registers up, train, link, ...)
     import bot.messaging_commands  # noqa: F401  (registers remind, outbound-log)
     import bot.payments_commands  # noqa: F401  (registers run-due)
+    import bot.designer_commands  # noqa: F401  (registers lint-conversations, designer)
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",

@@ -21,6 +21,8 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.web.dashboard import bearer_token_authorizer, dashboard_blueprint, ledger_report
+
 logger = logging.getLogger(__name__)
 
 APP_NAME = "debt_backend"
@@ -34,6 +36,8 @@ STATIC_DIR = WEBCHAT_DIR / "static"
 VENDOR_FILES: Dict[str, str] = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
     "socket.io.min.js.map": "socket.io-client/dist/socket.io.min.js.map",
+    "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",  # the dashboard's charts
+    "chart.umd.min.js.map": "chart.js/dist/chart.umd.min.js.map",
 }
 VENDOR_MISSING_MESSAGE = (
     "The web chat's socket.io client is not installed: run npm ci "
@@ -255,6 +259,7 @@ def create_backend_app(settings: Any) -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "text"
     # The page is the only HTML we serve; CSP for it is set on its route.
     app.blueprint(webchat_blueprint(settings))
+    app.blueprint(dashboard_blueprint(ledger_report, bearer_token_authorizer(getattr(settings, "agent_api_token", None))))
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:

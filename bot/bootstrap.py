@@ -183,3 +183,33 @@ def payments():
     from bot.payments.wiring import build_payments_service
 
     return build_payments_service(settings(), ledger(), rasa_api_token())
+
+
+# --- agents: accounts, the console's authentication (docs/agents.md) ----------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def agents():
+    """Agent accounts and the agent's side of handoffs (bot.ledger.agents)."""
+    from bot.ledger.agents import SqlAgents
+
+    upgrade(engine())
+    return SqlAgents(engine())
+
+
+@functools.lru_cache(maxsize=None)
+def agent_auth():
+    """Console sessions (signed cookies) and the API's bearer token (AGENT_API_TOKEN)."""
+    from bot.web.agent_auth import AgentAuth
+
+    return AgentAuth(agents(), secret_key(), settings().agent_api_token,
+                     secure_cookies=settings().public_backend_url.startswith("https://"))
+
+
+@functools.lru_cache(maxsize=None)
+def agent_desk():
+    """Take, reply, resolve: the agent's side of a handoff, talking to conversations through Rasa's API."""
+    from bot.adapters.rasa_conversations import RasaConversations
+    from bot.services.agent_desk import AgentDesk
+
+    return AgentDesk(ledger(), agents(), RasaConversations(settings().rasa_url, rasa_api_token()))

@@ -52,7 +52,9 @@ class ConversationRecorder:
             identity_answer = conversation.requested_slot in IDENTITY_SLOTS
             self._write("in", sender, conversation, WITHHELD if identity_answer else event.get("text"), event)
         elif kind == "bot" and event.get("text"):
-            self._write("out", sender, conversation, event["text"], event)
+            # An agent's reply (bot.adapters.rasa_conversations) is recorded as the agent's words.
+            from_agent = bool((event.get("metadata") or {}).get("agent"))
+            self._write("out", sender, conversation, event["text"], event, "agent_message" if from_agent else "message")
 
     def _conversation(self, sender: str) -> _Conversation:
         conversation = self._conversations.pop(sender, None) or _Conversation()
@@ -62,10 +64,10 @@ class ConversationRecorder:
         return conversation
 
     def _write(self, direction: str, sender: str, conversation: _Conversation, body: Optional[str],
-               event: Dict[Text, Any]) -> None:
+               event: Dict[Text, Any], kind: str = "message") -> None:
         at = datetime.fromtimestamp(event.get("timestamp") or datetime.now().timestamp(), timezone.utc)
         self._ledger.log_communication(direction, conversation.channel, sender, sender, conversation.account_ref,
-                                       "message", body or "", at)
+                                       kind, body or "", at)
 
 
 class LedgerEventBroker(EventBroker):

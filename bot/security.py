@@ -54,10 +54,13 @@ class Sealer:
 
 
 class LinkSigner:
-    """Signed, expiring tokens naming one account: `<ref>.<expiry>.<signature>`."""
+    """Signed, expiring tokens naming one account: `<ref>.<expiry>.<signature>`.
 
-    def __init__(self, secret: str) -> None:
-        self._key = _derive(secret, "personal-links")
+    `purpose` separates keys: a personal link never passes as an agent's session and vice versa.
+    """
+
+    def __init__(self, secret: str, purpose: str = "personal-links") -> None:
+        self._key = _derive(secret, purpose)
 
     def sign(self, account_ref: str, ttl: int = PERSONAL_LINK_TTL_SECONDS, now: Optional[float] = None) -> str:
         expires = int((now or time.time()) + ttl)
@@ -79,3 +82,38 @@ class LinkSigner:
     def _signature(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+# --- agent passwords: scrypt with a per-user salt (stdlib, no extra dependency) ------------------
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2 ** 14, 8, 1
+
+
+def hash_password(password: str, salt: Optional[bytes] = None) -> str:
+    """`scrypt$n$r$p$<salt>$<hash>` (base64): the parameters travel with the hash so they can grow."""
+    if not password:
+        raise ValueError("a password may not be empty")
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    encode = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encode(salt)}${encode(digest)}"
+
+
+def verify_password(password: str, stored: Optional[str]) -> bool:
+    """True when `password` matches `stored`; compared in constant time, malformed hashes never match."""
+    try:
+        scheme, n, r, p, salt, expected = (stored or "").split("$")
+        if scheme != "scrypt":
+            return False
+        digest = hashlib.scrypt((password or "").encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                p=int(p), dklen=32)
+    except ValueError:
+        return False
+    return hmac.compare_digest(digest, base64.b64decode(expected))
+
+
+def tokens_match(given: Optional[str], expected: Optional[str]) -> bool:
+    """Constant-time comparison of a presented secret; an unset expected secret matches nothing."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -383,18 +383,29 @@ class SqlLedger(SqlStore):
             query = query.where(h.c.status == status)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return [
-            {
-                "id": r.id,
-                "conversation_id": r.conversation_id,
-                "channel": r.channel,
-                "account_ref": r.account_ref,
-                "reason": r.reason,
-                "status": r.status,
-                "priority": r.priority,
-                "transcript": json.loads(r.transcript),
-                "created_at": _iso(r.created_at),
-                "resolved_at": _iso(r.resolved_at),
-            }
-            for r in rows
-        ]
+        return [_handoff_json(r) for r in rows]
+
+    def handoff(self, handoff_id: int) -> Optional[Dict[str, Any]]:
+        """One handoff as `handoffs()` shows it; None when there is no such handoff."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(t.handoffs).where(t.handoffs.c.id == handoff_id)).first()
+        return _handoff_json(row) if row else None
+
+
+def _handoff_json(r: Row) -> Dict[str, Any]:
+    return {
+        "id": r.id,
+        "conversation_id": r.conversation_id,
+        "channel": r.channel,
+        "account_ref": r.account_ref,
+        "reason": r.reason,
+        "status": r.status,
+        "priority": r.priority,
+        "transcript": json.loads(r.transcript),
+        "created_at": _iso(r.created_at),
+        "resolved_at": _iso(r.resolved_at),
+        "assigned_agent": r.assigned_agent,
+        "assigned_at": _iso(r.assigned_at),
+        "outcome": r.outcome,
+        "resolution_note": r.resolution_note,
+    }

@@ -209,6 +209,11 @@ handoffs = Table(
     Column("transcript", Text, nullable=False),  # JSON list of {"role", "text", ...} dicts
     Column("created_at", UtcDateTime, nullable=False),
     Column("resolved_at", UtcDateTime),
+    # Agent work (migration 0005): who took it, when, and how it ended.
+    Column("assigned_agent", String(64)),
+    Column("assigned_at", UtcDateTime),
+    Column("outcome", String(40)),
+    Column("resolution_note", Text),
     _enum_check("status", ("open", "assigned", "resolved"), "status"),
 )
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
 from bot.ledger import schema as t
+from bot.ledger import schema_agents as ag
 from bot.ledger import schema_payments as p
 
 PROMISE_KEPT_WITHIN = timedelta(days=7)
@@ -174,30 +175,32 @@ class KpiReport:
     # --- disputes and agents: tables other parts of the product add --------------------------------
 
     def disputes(self, filters: Filters) -> Dict[str, Any]:
-        """Disputes opened and resolved in the period and the mean age of those still open (days)."""
+        """Disputes opened and resolved in the period, and the mean age (days) of those open at its end.
+
+        The disputes table (migration 0004) is read by reflection until its schema module is here."""
         if not self._has_table("disputes"):
             return {"disputes_opened": None, "disputes_resolved": None, "dispute_open_age_days": None}
         d = Table("disputes", MetaData(), autoload_with=self.engine)
-        mine = self._account_ids_of(filters, d.c.account_id) if "account_id" in d.c else self._accounts_of(
-            filters, d.c.account_ref)
-        rows = self._rows(select(d).where(mine))
+        rows = self._rows(select(d.c.opened_at, d.c.resolved_at).where(self._account_ids_of(filters, d.c.account_id),
+                                                                      d.c.opened_at < filters.until))
         since, until = filters.since, filters.until
-        opened = [r for r in rows if since <= _aware(r.created_at) < until]
+        opened = [r for r in rows if since <= _aware(r.opened_at)]
         resolved = [r for r in rows if r.resolved_at is not None and since <= _aware(r.resolved_at) < until]
-        still_open = [r for r in rows if r.resolved_at is None and _aware(r.created_at) < until]
-        ages = [(until - _aware(r.created_at)).total_seconds() / 86400 for r in still_open]
+        # Open at the end of the period (resolved later counts as open then): age on that day.
+        still_open = [r for r in rows if r.resolved_at is None or _aware(r.resolved_at) >= until]
+        ages = [(until - _aware(r.opened_at)).total_seconds() / 86400 for r in still_open]
         return {"disputes_opened": len(opened), "disputes_resolved": len(resolved),
                 "dispute_open_age_days": round(sum(ages) / len(ages), 1) if ages else None}
 
     def first_reply_minutes(self, handoff_ids: List[int]) -> Optional[float]:
-        """Median minutes from a handoff to the agent's first reply (needs the agents' first_reply_at)."""
-        columns = {c["name"] for c in inspect(self.engine).get_columns("handoffs")}
-        if "first_reply_at" not in columns or not handoff_ids:
+        """Median minutes from a handoff to its agent's first message to the consumer."""
+        if not handoff_ids:
             return None
-        table = Table("handoffs", MetaData(), autoload_with=self.engine)
-        rows = self._rows(select(table.c.created_at, table.c.first_reply_at)
-                          .where(table.c.id.in_(handoff_ids), table.c.first_reply_at.is_not(None)))
-        waits = sorted((_aware(r.first_reply_at) - _aware(r.created_at)).total_seconds() / 60 for r in rows)
+        h, m = t.handoffs, ag.agent_messages
+        first = func.min(m.c.created_at).label("first")
+        rows = self._rows(select(h.c.created_at, first).join(m, m.c.handoff_id == h.c.id)
+                          .where(h.c.id.in_(handoff_ids)).group_by(h.c.id, h.c.created_at))
+        waits = sorted((_aware(r.first) - _aware(r.created_at)).total_seconds() / 60 for r in rows)
         return round(waits[len(waits) // 2], 1) if waits else None
 
     # --- the dashboard's numbers -------------------------------------------------------------------

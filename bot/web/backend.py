@@ -21,8 +21,6 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.web.dashboard import bearer_token_authorizer, dashboard_blueprint, ledger_report
-
 logger = logging.getLogger(__name__)
 
 APP_NAME = "debt_backend"
@@ -259,7 +257,6 @@ def create_backend_app(settings: Any) -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "text"
     # The page is the only HTML we serve; CSP for it is set on its route.
     app.blueprint(webchat_blueprint(settings))
-    app.blueprint(dashboard_blueprint(ledger_report, bearer_token_authorizer(getattr(settings, "agent_api_token", None))))
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:

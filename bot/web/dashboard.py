@@ -1,8 +1,12 @@
 """The operations dashboard: collection KPIs by creditor and period, live, with charts and CSV export.
 
-Numbers come from bot.reporting.kpis (the ledger); the page polls its JSON endpoint. Chart.js is
-served from node_modules by the backend's vendor route (never a CDN). Every route needs an agent:
-`authorized(request)` decides (the agent login's session, or the agent API token).
+  GET /agent/dashboard                    the page (agents only: the console's session, else the login)
+  GET /agent/api/dashboard/kpis           ?creditor=&start=&end=  the numbers as JSON (the page polls it)
+  GET /agent/api/dashboard/export.csv     the same numbers and the daily series as CSV
+
+Numbers come from bot.reporting.kpis (the ledger). Chart.js is served from node_modules by the
+backend's vendor route (never a CDN). Access is the agent console's (bot.web.agent_auth): a signed-in
+agent, or `Authorization: Bearer $AGENT_API_TOKEN` for scripts.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import re
 import string
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -29,9 +33,6 @@ _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(css|js)$")
 _CONTENT_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-Authorizer = Callable[[Request], bool]
-
 
 class BadFilters(ValueError):
     """A filter the dashboard cannot apply; the message says which and why."""
@@ -115,10 +116,10 @@ def _file_version(path: Path) -> str:
         return "missing"
 
 
-def dashboard_blueprint(report_factory: Callable[[], KpiReport], authorized: Authorizer,
-                        login_url: Optional[str] = None,
+def dashboard_blueprint(auth: Any, report_factory: Callable[[], KpiReport],
                         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Blueprint:
-    """`report_factory` gives the KpiReport on first use (no engine is made before a request needs it)."""
+    """`auth` is the console's AgentAuth; `report_factory` gives the KpiReport on first use (no engine is
+    made before a request needs it)."""
     bp = Blueprint("dashboard")
     template = string.Template((DASHBOARD_DIR / "dashboard.html").read_text(encoding="utf-8"))
     versions = {name: _file_version(DASHBOARD_DIR / "static" / name) for name in ("dashboard.css", "dashboard.js")}
@@ -129,19 +130,13 @@ def dashboard_blueprint(report_factory: Callable[[], KpiReport], authorized: Aut
             cache["report"] = report_factory()
         return cache["report"]
 
-    def denied(request: Request, page: bool) -> HTTPResponse:
-        if page and login_url:
-            return response.redirect(f"{login_url}?next=/dashboard")
-        return response.json({"error": "sign in as an agent"}, status=401)
-
     def filters_of(request: Request) -> Filters:
         ids = [c["id"] for c in report().creditors()]
         return parse_filters(request.args, ids, clock().date())
 
-    @bp.get("/dashboard")
+    @bp.get("/agent/dashboard")
+    @auth.require_agent
     async def page(request: Request) -> HTTPResponse:
-        if not authorized(request):
-            return denied(request, page=True)
         body = template.substitute(
             css_version=html.escape(versions["dashboard.css"]), js_version=html.escape(versions["dashboard.js"]),
             poll_seconds=POLL_SECONDS,
@@ -149,10 +144,9 @@ def dashboard_blueprint(report_factory: Callable[[], KpiReport], authorized: Aut
         return response.html(body, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY,
                                             "Cache-Control": "no-store"})
 
-    @bp.get("/dashboard/api/kpis")
+    @bp.get("/agent/api/dashboard/kpis")
+    @auth.require_agent
     async def kpis(request: Request) -> HTTPResponse:
-        if not authorized(request):
-            return denied(request, page=False)
         try:
             filters = filters_of(request)
         except BadFilters as error:
@@ -167,10 +161,9 @@ def dashboard_blueprint(report_factory: Callable[[], KpiReport], authorized: Aut
         }
         return response.json(data, headers={"Cache-Control": "no-store"})
 
-    @bp.get("/dashboard/export.csv")
+    @bp.get("/agent/api/dashboard/export.csv")
+    @auth.require_agent
     async def export(request: Request) -> HTTPResponse:
-        if not authorized(request):
-            return denied(request, page=False)
         try:
             filters = filters_of(request)
         except BadFilters as error:
@@ -198,14 +191,3 @@ def ledger_report() -> KpiReport:
     from bot import bootstrap
 
     return KpiReport(bootstrap.ledger().engine)
-
-
-def bearer_token_authorizer(token: Optional[str]) -> Authorizer:
-    """Agents holding AGENT_API_TOKEN (header `Authorization: Bearer ...`); nobody when it is unset."""
-    import hmac
-
-    def authorized(request: Request) -> bool:
-        given = request.headers.get("authorization", "")
-        return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-
-    return authorized

@@ -6,10 +6,12 @@ and Northwind (NW-20001, Lucía) from the demo placement, plus a conversation no
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, insert, inspect, select
 
 from bot.ledger import schema as t
+from bot.ledger import schema_agents as ag
 from bot.ledger import schema_payments as p
+from bot.ledger.schema import UtcDateTime
 from bot.reporting.kpis import Filters, KpiReport
 
 WEEK = dict(start=date(2026, 11, 1), end=date(2026, 11, 7))
@@ -60,8 +62,13 @@ def report(engine, demo_ledger) -> KpiReport:
             dict(consumer_id=maya, succeeded=True, channel="sms", address="c0", attempted_at=at(30, month=10)),
         ])
         db.execute(insert(t.handoffs), [dict(conversation_id="c2", channel="sms", account_ref="NW-20001",
-                                             reason="dispute_debt", status="open", priority=0, transcript="[]",
+                                             reason="dispute_debt", status="assigned", priority=0, transcript="[]",
                                              created_at=at(3, 13))])
+        db.execute(insert(ag.agent_messages), [  # the first reply 45 minutes after the handoff
+            dict(handoff_id=1, agent_username="jlee", body="Hello", created_at=datetime(2026, 11, 3, 13, 45,
+                                                                                         tzinfo=timezone.utc)),
+            dict(handoff_id=1, agent_username="jlee", body="Done", created_at=at(3, 15)),
+        ])
         db.execute(insert(t.ledger_entries), [
             dict(account_id=bw, kind="payment", amount_minor=-5000, currency="USD", posted_at=at(2, 15)),
             dict(account_id=bw, kind="payment", amount_minor=-2500, currency="USD", posted_at=at(5)),
@@ -109,7 +116,7 @@ def test_every_kpi_for_all_creditors(report):
         "disputes_resolved": None,
         "dispute_open_age_days": None,
         "handoffs": 1,
-        "first_reply_minutes": None,
+        "first_reply_minutes": 45.0,
         "opt_outs": 3,
     }
 
@@ -146,3 +153,45 @@ def test_an_empty_period_has_zeros_and_no_rates(report):
 
 def test_creditors_for_the_filter(report):
     assert [c["id"] for c in report.creditors()] == ["brightwork", "cascade", "northwind", "summit"]
+
+
+def disputes_table(engine) -> Table:
+    """The disputes table of migration 0004 (its schema module lives in the disputes work)."""
+    if inspect(engine).has_table("disputes"):
+        return Table("disputes", MetaData(), autoload_with=engine)
+    table = Table("disputes", MetaData(), Column("id", Integer, primary_key=True), Column("account_id", Integer),
+                  Column("conversation_id", String(200)), Column("channel", String(20)), Column("reason", String(20)),
+                  Column("consumer_words", Text), Column("amount_minor", BigInteger), Column("currency", String(3)),
+                  Column("status", String(20)), Column("opened_at", UtcDateTime), Column("resolved_at", UtcDateTime),
+                  Column("turn_key", String(300)))
+    table.create(engine)
+    return table
+
+
+@pytest.fixture
+def disputes(report, engine):
+    created = not inspect(engine).has_table("disputes")
+    table = disputes_table(engine)
+    with engine.begin() as db:
+        nw = db.execute(select(t.accounts.c.id).where(t.accounts.c.account_ref == "NW-20001")).scalar_one()
+        bw = db.execute(select(t.accounts.c.id).where(t.accounts.c.account_ref == "BW-10001")).scalar_one()
+        common = dict(conversation_id="c2", channel="sms", reason="not_mine", consumer_words="not mine",
+                      amount_minor=1000, currency="USD")
+        db.execute(insert(table), [
+            dict(common, account_id=nw, status="open", opened_at=at(3), resolved_at=None, turn_key="1"),
+            dict(common, account_id=nw, status="verified", opened_at=at(2), resolved_at=at(5), turn_key="2"),
+            dict(common, account_id=bw, status="open", opened_at=at(6), resolved_at=None, turn_key="3"),
+            dict(common, account_id=bw, status="upheld", opened_at=at(20, month=10), resolved_at=at(10), turn_key="4"),
+        ])
+    yield table
+    if created:
+        table.drop(engine)
+
+
+def test_disputes_opened_resolved_and_their_age(report, disputes):
+    # Open at the end of 7 November (midnight): NW opened 3 Nov 10:00 (4.58 days), BW opened 6 Nov 10:00
+    # (1.58 days) and BW resolved only on 10 Nov (opened 20 Oct 10:00: 18.58 days).
+    kpis = report.kpis(Filters(**WEEK))
+    assert (kpis["disputes_opened"], kpis["disputes_resolved"], kpis["dispute_open_age_days"]) == (3, 1, 8.2)
+    northwind = report.kpis(Filters(creditor_id="northwind", **WEEK))
+    assert (northwind["disputes_opened"], northwind["disputes_resolved"], northwind["dispute_open_age_days"]) == (2, 1, 4.6)

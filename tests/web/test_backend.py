@@ -72,8 +72,7 @@ class AsgiClient:
             await asyncio.wait_for(self._lifespan_task, 10)
 
     async def get(
-        self, path: str, params: Optional[Dict[str, str]] = None, raw_query: str = "",
-        headers: Optional[Dict[str, str]] = None,
+        self, path: str, params: Optional[Dict[str, str]] = None, raw_query: str = ""
     ) -> Response:
         query = urlencode(params) if params else raw_query
         scope = {
@@ -86,8 +85,7 @@ class AsgiClient:
             "raw_path": path.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
-            "headers": [(b"host", b"testserver"), (b"user-agent", b"tests")]
-            + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()],
+            "headers": [(b"host", b"testserver"), (b"user-agent", b"tests")],
             "client": ("127.0.0.1", 50000),
             "server": ("testserver", 80),
         }

@@ -101,8 +101,8 @@
 
   function refresh() {
     var q = query();
-    document.getElementById("export").href = "/dashboard/export.csv" + (q ? "?" + q : "");
-    return fetch("/dashboard/api/kpis" + (q ? "?" + q : ""), { credentials: "same-origin", cache: "no-store" })
+    document.getElementById("export").href = "/agent/api/dashboard/export.csv" + (q ? "?" + q : "");
+    return fetch("/agent/api/dashboard/kpis" + (q ? "?" + q : ""), { credentials: "same-origin", cache: "no-store" })
       .then(function (reply) {
         return reply.json().then(function (body) {
           if (!reply.ok) { throw new Error(body.error || reply.statusText); }
@@ -136,7 +136,7 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var q = query();
-    window.history.replaceState(null, "", "/dashboard" + (q ? "?" + q : ""));
+    window.history.replaceState(null, "", "/agent/dashboard" + (q ? "?" + q : ""));
     refresh().then(schedule);
   });
   form.elements.creditor.addEventListener("change", function () { form.requestSubmit(); });

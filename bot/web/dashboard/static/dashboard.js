@@ -7,6 +7,7 @@
   var pollMs = (parseInt(main.getAttribute("data-poll-seconds"), 10) || 15) * 1000;
   var charts = {};
   var timer = null;
+  var loads = 0;
 
   function query() {
     var params = new URLSearchParams();
@@ -117,7 +118,8 @@
         draw(data);
         statusLine.className = "status";
         statusLine.textContent = "Updated " + new Date().toLocaleTimeString() + " · refreshes every " + pollMs / 1000 + " s";
-        main.setAttribute("data-loaded", data.generated_at);
+        loads += 1;
+        main.setAttribute("data-loads", String(loads));  // how many answers the page has shown
       })
       .catch(function (error) {
         statusLine.className = "status error";

@@ -16,7 +16,7 @@ import yaml
 from bot.config import Settings
 from bot.training import ensure_model
 
-STARTUP_TIMEOUT_SECONDS = 180
+STARTUP_TIMEOUT_SECONDS = 600  # loading the model takes minutes on a busy machine (tests/e2e waits as long)
 
 
 @dataclass

@@ -8,7 +8,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import AssistantAction, channel_of, latest_intent, previous_action
+from actions.base import AssistantAction, channel_of, latest_intent, locale_of, previous_action
+from bot import bootstrap
+from bot.i18n import format_moment_in_zone
 from bot.transcripts import transcript
 
 LANGUAGE_WORDS = {"es": ("espa", "spanish", "castellano"), "en": ("english", "ingl", "eng")}
@@ -48,10 +50,21 @@ class ActionOptIn(ConsentAction):
 
 
 class ActionHandoff(AssistantAction):
-    """Queues the conversation for a person, with the reason and a redacted transcript."""
+    """Queues the conversation for a person, with the reason and a redacted transcript.
+
+    Outside agent hours (AGENT_HOURS) the consumer is told when to expect the reply.
+    """
+
+    def __init__(self, *args: Any, agent_hours: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._agent_hours = agent_hours
 
     def name(self) -> Text:
         return "action_handoff"
+
+    @property
+    def agent_hours(self):
+        return self._agent_hours if self._agent_hours is not None else bootstrap.agent_hours()
 
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -60,7 +73,12 @@ class ActionHandoff(AssistantAction):
             tracker.sender_id, channel_of(tracker), tracker.get_slot("active_account"),
             latest_intent(tracker) or "request_human", transcript(tracker.events), self.now(),
         )
-        dispatcher.utter_message(response="utter_handoff")
+        opening = self.agent_hours.next_opening(self.now()) if self.agent_hours else None
+        if opening is None:
+            dispatcher.utter_message(response="utter_handoff")
+        else:
+            reply_by = format_moment_in_zone(opening, locale_of(tracker), opening.tzinfo)
+            dispatcher.utter_message(response="utter_handoff_after_hours", reply_by=reply_by)
         return []
 
 

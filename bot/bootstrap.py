@@ -185,6 +185,19 @@ def payments():
     return build_payments_service(settings(), ledger(), rasa_api_token())
 
 
+# --- disputes and special circumstances (journeys 9-13) ------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def disputes():
+    """The Disputes service on the migrated ledger; resolutions are worded in the consumer's language."""
+    from bot.ledger.disputes import SqlDisputes
+    from bot.services.disputes import Disputes
+
+    upgrade(engine())
+    return Disputes(SqlDisputes(engine()), language_of=lambda ref: ledger().statement(ref).consumer.language)
+
+
 # --- agents: accounts, the console's authentication (docs/agents.md) ----------------------------------
 
 
@@ -212,4 +225,13 @@ def agent_desk():
     from bot.adapters.rasa_conversations import RasaConversations
     from bot.services.agent_desk import AgentDesk
 
-    return AgentDesk(ledger(), agents(), RasaConversations(settings().rasa_url, rasa_api_token()))
+    return AgentDesk(ledger(), agents(), RasaConversations(settings().rasa_url, rasa_api_token()),
+                     disputes=disputes(), catalogs=catalogs())
+
+
+@functools.lru_cache(maxsize=None)
+def agent_hours():
+    """When agents work (AGENT_HOURS); None: always. A malformed setting fails at startup."""
+    from bot.domain.agent_hours import AgentHours
+
+    return AgentHours.parse(settings().agent_hours)

@@ -66,6 +66,7 @@ class Settings:
     twilio_from: Optional[str] = None
     whatsapp_from: Optional[str] = None
     agent_api_token: Optional[str] = field(default=None, repr=False)
+    agent_hours: Optional[str] = None  # e.g. "mon-fri 09:00-17:00 America/New_York"; None: always staffed
     secret_key: Optional[str] = field(default=None, repr=False)  # None: var/secret.key, made once
     # Messaging (docs/channels.md). TWILIO_API_BASE points the Twilio client at a local fake (tests).
     twilio_api_base: Optional[str] = None
@@ -106,6 +107,7 @@ class Settings:
             twilio_from=_opt(env, "TWILIO_FROM"),
             whatsapp_from=_opt(env, "WHATSAPP_FROM"),
             agent_api_token=_opt(env, "AGENT_API_TOKEN"),
+            agent_hours=_opt(env, "AGENT_HOURS"),
             secret_key=_opt(env, "SECRET_KEY"),
             rasa_url=_opt(env, "RASA_URL") or f"http://127.0.0.1:{rasa_port}",
             rasa_api_token=_opt(env, "RASA_API_TOKEN"),

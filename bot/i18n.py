@@ -34,3 +34,8 @@ def format_moment(moment: datetime, locale: str, tzinfo=None) -> str:
         .replace("{0}", get_time_format("short", locale=locale).pattern)
     )
     return babel_format_datetime(moment, format=pattern, tzinfo=tzinfo, locale=locale)
+
+
+def format_moment_in_zone(moment: datetime, locale: str, tzinfo) -> str:
+    """`format_moment` in `tzinfo`, with the zone's short name ("Nov 23, 2026, 9:00 AM EST")."""
+    return f"{format_moment(moment, locale, tzinfo)} {babel_format_datetime(moment, 'z', tzinfo=tzinfo, locale=locale)}"

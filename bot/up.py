@@ -16,7 +16,7 @@ import yaml
 from bot.config import Settings
 from bot.training import ensure_model
 
-STARTUP_TIMEOUT_SECONDS = 600  # loading the model takes minutes on a busy machine (tests/e2e waits as long)
+STARTUP_TIMEOUT_SECONDS = 600  # loading a model on a busy 2-core machine can take minutes
 
 
 @dataclass
@@ -149,6 +149,7 @@ def prepare(settings: Settings) -> tuple:
     from bot.agent_commands import ensure_demo_agent
 
     bootstrap.ledger()
+    bootstrap.agent_hours()  # a malformed AGENT_HOURS stops here, before any server starts
     demo_password = ensure_demo_agent()
     compile_catalogs(settings.project_root)
     return ensure_model(settings.project_root), write_runtime_endpoints(settings), demo_password

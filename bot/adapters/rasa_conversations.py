@@ -37,8 +37,9 @@ class RasaConversations:
     def resume(self, conversation_id: str) -> None:
         self._append(conversation_id, [{"event": "resume"}])
 
-    def say(self, conversation_id: str, text: str, agent: str) -> None:
-        event = {"event": "bot", "text": text, "metadata": {"agent": agent}}
+    def say(self, conversation_id: str, text: str, agent: Optional[str]) -> None:
+        """`agent` None: a message on the team's behalf (a dispute's outcome), recorded as the bot's."""
+        event = {"event": "bot", "text": text, "metadata": {"agent": agent} if agent else {}}
         self._append(conversation_id, [event], execute_side_effects="true", output_channel="latest")
 
     def _append(self, conversation_id: str, events: List[Dict[str, Any]], **params: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional, Tuple
 
+from bot.domain.disputes import DISPUTE_NOTICES
 from bot.domain.money import Money
 
 CHANNELS = ("sms", "whatsapp", "webchat")
@@ -51,6 +52,8 @@ class CreditorPolicy:
     extension_policy: str = "agent"
     min_partial_payment: Optional[int] = None  # minor units of the creditor's currency
     currency: str = "USD"  # the currency the policy's amounts are in
+    # Extra information given with a dispute (bot.domain.disputes.DISPUTE_NOTICES); never refuses one.
+    dispute_notice: Optional[str] = None
 
     def __post_init__(self) -> None:
         unknown = set(self.frequencies) - set(FREQUENCIES)
@@ -58,6 +61,8 @@ class CreditorPolicy:
             raise ValueError(f"unknown plan frequencies: {sorted(unknown)}")
         if self.extension_policy not in EXTENSION_POLICIES:
             raise ValueError(f"extension_policy must be one of {EXTENSION_POLICIES}")
+        if self.dispute_notice is not None and self.dispute_notice not in DISPUTE_NOTICES:
+            raise ValueError(f"dispute_notice must be one of {DISPUTE_NOTICES}")
 
     @property
     def settlements_allowed(self) -> bool:

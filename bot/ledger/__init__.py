@@ -4,4 +4,5 @@
 # migrations, the schema comparison test and the test fixtures see every table.
 from bot.ledger import schema_messaging  # noqa: E402,F401
 from bot.ledger import schema_payments  # noqa: E402,F401
+from bot.ledger import schema_disputes  # noqa: E402,F401
 from bot.ledger import schema_agents  # noqa: E402,F401

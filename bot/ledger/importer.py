@@ -30,6 +30,7 @@ from bot.domain.accounts import (
     account_ref_key,
     default_channels,
 )
+from bot.domain.disputes import DISPUTE_NOTICES
 from bot.domain.money import Money, known_minor_digits
 from bot.ledger import schema as t
 
@@ -80,7 +81,7 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal_scalar)
 
 _POLICY_KEYS = (
     "plans_allowed", "max_installments", "min_installment", "frequencies", "settlement_floor_percent",
-    "promise_max_days", "extension_policy", "min_partial_payment",
+    "promise_max_days", "extension_policy", "min_partial_payment", "dispute_notice",
 )
 _CREDITOR_KEYS = ("id", "name", "role", "channels", "original_creditor", "collector", "currency") + _POLICY_KEYS
 
@@ -166,6 +167,10 @@ def _choice(entry: dict, key: str, choices: Tuple[str, ...], default: Optional[s
     if value not in choices:
         raise _FieldError(f"must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _optional_choice(entry: dict, key: str, choices: Tuple[str, ...]) -> Optional[str]:
+    return _choice(entry, key, choices, None) if entry.get(key) is not None else None
 
 
 def _read_channels(entry: dict, values: dict) -> Optional[Tuple[str, ...]]:
@@ -267,6 +272,7 @@ _CREDITOR_READERS = (
     ("promise_max_days", lambda e, v: _int(e, "promise_max_days", 1, 365, 14)),
     ("extension_policy", lambda e, v: _choice(e, "extension_policy", EXTENSION_POLICIES, "agent")),
     ("min_partial_payment", _min_partial),
+    ("dispute_notice", lambda e, v: _optional_choice(e, "dispute_notice", DISPUTE_NOTICES)),
 )
 
 
@@ -735,4 +741,5 @@ def _creditor_values(creditor: Creditor) -> Dict[str, Any]:
         promise_max_days=policy.promise_max_days,
         extension_policy=policy.extension_policy,
         min_partial_payment_minor=policy.min_partial_payment,
+        dispute_notice=policy.dispute_notice,
     )

@@ -29,17 +29,8 @@ from bot.domain.accounts import (
 from bot.domain.money import Money
 from bot.domain.cards import redact_card_numbers
 from bot.ledger import schema as t
+from bot.ledger.disputes import disputes_json, insert_handoff
 from bot.ledger.payments import payments_json, plans_json, promises_json
-
-def _redact_transcript(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_card_numbers(value)
-    if isinstance(value, list):
-        return [_redact_transcript(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _redact_transcript(v) for k, v in value.items()}
-    return value
-
 
 def _zip5(postal_code: str) -> str:
     digits = re.sub(r"\D", "", postal_code or "")
@@ -67,6 +58,7 @@ def creditor_from_row(row: Row) -> Creditor:
         extension_policy=row.extension_policy,
         min_partial_payment=row.min_partial_payment_minor,
         currency=row.currency,
+        dispute_notice=row.dispute_notice,
     )
     return Creditor(
         id=row.id,
@@ -194,6 +186,7 @@ class SqlLedger(SqlStore):
             payments = payments_json(connection, account.id)
             plans = plans_json(connection, account.id)
             promises = promises_json(connection, account.id)
+            disputes = disputes_json(connection, account.id)
         return {
             "account_ref": statement.account_ref,
             "creditor_id": statement.creditor.id,
@@ -204,7 +197,7 @@ class SqlLedger(SqlStore):
                 {"id": h.id, "amount_cents": h.amount.minor, "reason": h.reason, "created_at": _iso(h.created_at)}
                 for h in statement.holds
             ],
-            "disputes": [],
+            "disputes": disputes,
             "plans": plans,
             "payments": payments,
             "promises": promises,
@@ -315,19 +308,10 @@ class SqlLedger(SqlStore):
         priority: int = 0,
     ) -> int:
         """Queue the conversation for an agent; returns the handoff id. Card numbers are redacted."""
-        values = dict(
-            conversation_id=conversation_id,
-            channel=channel,
-            account_ref=account_ref,
-            reason=reason,
-            status="open",
-            priority=priority,
-            transcript=json.dumps(_redact_transcript(transcript), ensure_ascii=False, default=str),
-            created_at=at,
-        )
         with self._write() as connection:
-            result = connection.execute(insert(t.handoffs).values(**values))
-            return int(result.inserted_primary_key[0])
+            return insert_handoff(connection, conversation_id=conversation_id, channel=channel,
+                                  account_ref=account_ref, reason=reason, transcript=transcript, at=at,
+                                  priority=priority)
 
     def log_communication(
         self,
@@ -404,6 +388,7 @@ def _handoff_json(r: Row) -> Dict[str, Any]:
         "transcript": json.loads(r.transcript),
         "created_at": _iso(r.created_at),
         "resolved_at": _iso(r.resolved_at),
+        "dispute_id": r.dispute_id,
         "assigned_agent": r.assigned_agent,
         "assigned_at": _iso(r.assigned_at),
         "outcome": r.outcome,

@@ -91,6 +91,8 @@ creditors = Table(
     Column("extension_policy", String(20), nullable=False),
     Column("min_partial_payment_minor", BigInteger),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Extra information the bot gives with a dispute (migration 0004): a notice name, see creditors.yml.
+    Column("dispute_notice", String(60)),
     _enum_check("role", ("first_party", "agency"), "role"),
     _enum_check("extension_policy", ("none", "proof_required", "agent"), "extension_policy"),
 )
@@ -209,6 +211,8 @@ handoffs = Table(
     Column("transcript", Text, nullable=False),  # JSON list of {"role", "text", ...} dicts
     Column("created_at", UtcDateTime, nullable=False),
     Column("resolved_at", UtcDateTime),
+    # The dispute this handoff researches (migration 0004); no foreign key: disputes point back here.
+    Column("dispute_id", Integer, index=True),
     # Agent work (migration 0005): who took it, when, and how it ended.
     Column("assigned_agent", String(64)),
     Column("assigned_at", UtcDateTime),

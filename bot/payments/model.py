@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional, Tuple
 
+from bot.domain.disputes import STOP_FLAGS  # account flags that stop collection at once (journey 13)
 from bot.domain.money import Money
 from bot.domain.plans import Installment, Settlement
 
-# Account flags that stop collection at once (journey 13).
-STOP_FLAGS = ("cease_communication", "bankruptcy", "attorney", "attorney_represented", "deceased")
 # Notification event names (the `payment_event` entity of EXTERNAL_payment_outcome).
 EVENT_SUCCEEDED = "payment_succeeded"
 EVENT_FAILED = "payment_failed"

@@ -50,12 +50,13 @@ class DeliveryFailed(Exception):
 
 
 class AgentDesk:
-    def __init__(self, ledger, agents, conversations, disputes=None,
+    def __init__(self, ledger, agents, conversations, disputes=None, catalogs=None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.ledger = ledger
         self.agents = agents
         self.conversations = conversations
-        self.disputes = disputes
+        self.disputes = disputes  # bot.services.disputes.Disputes: uphold, verify
+        self.catalogs = catalogs  # bot.translations.Catalogs: renders the notices disputes ask us to send
         self.clock = clock
 
     # --- reading ----------------------------------------------------------------------------------
@@ -130,7 +131,10 @@ class AgentDesk:
             handoff = self._handoff(handoff_id)
             if handoff["status"] != "assigned" or handoff["assigned_agent"] != agent:
                 raise HandoffConflict(_conflict(handoff))
-        self.conversations.pause(handoff["conversation_id"])
+        try:
+            self.conversations.pause(handoff["conversation_id"])
+        except Exception as exc:  # assigned but the bot still answers: taking it again retries the pause
+            raise DeliveryFailed(f"could not pause the bot: {exc}") from None
         return self._handoff(handoff_id)
 
     def reply(self, handoff_id: int, agent: str, text: Any) -> Dict[str, Any]:
@@ -165,15 +169,24 @@ class AgentDesk:
             raise InvalidRequest(f"{outcome} needs a handoff that came from a dispute")
         if not self.agents.resolve(handoff_id, agent, outcome, note, self.clock()):
             raise HandoffConflict(_conflict(self._handoff(handoff_id)))
-        if outcome == "dispute_upheld":
-            self.disputes.uphold(dispute_id, agent, note)
-        elif outcome == "dispute_verified":
-            self.disputes.verify(dispute_id, agent, note)
+        if outcome in DISPUTE_OUTCOMES:
+            close = self.disputes.uphold if outcome == "dispute_upheld" else self.disputes.verify
+            self._send_notice(close(dispute_id, agent, note).notice)
         try:
             self.conversations.resume(handoff["conversation_id"])
         except Exception:  # resolved all the same; the next take/resume fixes the tracker
             logger.exception("could not hand conversation %s back to the bot", handoff["conversation_id"])
         return self._handoff(handoff_id)
+
+    def _send_notice(self, notice) -> None:
+        """What the consumer must be told about their dispute, in their language, on their channel."""
+        if notice is None:
+            return
+        try:
+            text = self.catalogs.render(notice.response, notice.language, None, notice.arguments)["text"]
+            self.conversations.say(notice.conversation_id, text, None)
+        except Exception:  # the resolution stands; the notice is in the log for a person to send
+            logger.exception("could not send %s to conversation %s", notice.response, notice.conversation_id)
 
     def _handoff(self, handoff_id: int) -> Dict[str, Any]:
         handoff = self.ledger.handoff(handoff_id)

@@ -27,6 +27,7 @@ from typing import Callable, Dict, Mapping, Optional, Protocol, Sequence, Tuple,
 from zoneinfo import ZoneInfo
 
 from bot.domain.accounts import Statement
+from bot.domain.disputes import STOP_FLAGS
 from bot.domain.quiet_hours import US_ZONES, allowed, next_allowed
 from bot.domain.segments import split_by_characters, split_sms
 from bot.ledger.messaging import OutboundRecord
@@ -38,7 +39,6 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 CAP_PERIOD = timedelta(days=7)
 WHATSAPP_BODY_LIMIT = 1600  # Twilio's limit for one message body
 MASK = "[withheld]"
-STOP_FLAGS = ("cease_communication", "bankruptcy", "attorney", "deceased")
 
 
 @dataclass(frozen=True)

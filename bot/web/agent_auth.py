@@ -231,14 +231,17 @@ _CONTENT_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; char
 
 def _login_html(next_path: Optional[str], error: str, status: int = 200) -> HTTPResponse:
     page = render("login.html", next=safe_next(next_path), error=error, error_hidden="" if error else "hidden")
-    # The backend's default `Referrer-Policy: no-referrer` makes browsers send `Origin: null` with the
-    # form's POST, which same_origin() refuses: the login page lets its own origin through.
-    return response.html(page, status=status, headers={"Cache-Control": "no-store",
-                                                       "Content-Security-Policy": CONSOLE_CSP,
-                                                       "Referrer-Policy": "same-origin"})
+    return response.html(page, status=status, headers=CONSOLE_HEADERS)
 
 
 CONSOLE_CSP = "; ".join([
     "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "connect-src 'self'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
 ])
+CONSOLE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONSOLE_CSP,
+    # The backend's default is no-referrer, under which browsers send `Origin: null` with a POST;
+    # same-origin keeps the real Origin on our own requests so same_origin() can check it.
+    "Referrer-Policy": "same-origin",
+}

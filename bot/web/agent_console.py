@@ -27,7 +27,7 @@ from bot.services.agent_desk import (
     HandoffNotFound,
     InvalidRequest,
 )
-from bot.web.agent_auth import CONSOLE_CSP, AgentAuth, render
+from bot.web.agent_auth import CONSOLE_HEADERS, AgentAuth, render
 
 STATUSES = ("open", "assigned", "resolved")
 ERRORS = ((HandoffNotFound, 404), (HandoffConflict, 409), (InvalidRequest, 400), (DeliveryFailed, 502))
@@ -109,7 +109,7 @@ def agent_console_blueprint(auth: AgentAuth, desk_provider: Callable[[], Any]) -
 
 
 def _page(html_text: str) -> HTTPResponse:
-    return response.html(html_text, headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP})
+    return response.html(html_text, headers=CONSOLE_HEADERS)
 
 
 def _bad(message: str) -> HTTPResponse:

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _BASE = int(os.environ.get("E2E_PORT_BASE", "15000"))
 PORTS = {"RASA_PORT": str(_BASE + 5), "ACTIONS_PORT": str(_BASE + 55), "BACKEND_PORT": str(_BASE + 3000)}
 SECRET = "e2e-test-secret-key"
+AGENT_API_TOKEN = "e2e-agent-api-token"
 STARTUP_SECONDS = 600
 
 
@@ -71,7 +72,7 @@ def stack(tmp_path_factory) -> Stack:
     workdir = tmp_path_factory.mktemp("stack")
     database_url = f"sqlite:///{workdir / 'ledger.db'}"
     twilio = FakeTwilioServer().__enter__()
-    env = dict(os.environ, **PORTS, DATABASE_URL=database_url, SECRET_KEY=SECRET,
+    env = dict(os.environ, **PORTS, DATABASE_URL=database_url, SECRET_KEY=SECRET, AGENT_API_TOKEN=AGENT_API_TOKEN,
                TRACKER_STORE_URL=f"sqlite:///{workdir / 'tracker.db'}", PYTHONUNBUFFERED="1",
                **twilio_env(twilio, f"http://127.0.0.1:{PORTS['BACKEND_PORT']}"))
     subprocess.run(

@@ -248,7 +248,7 @@ def test_handoffs(ledger):
     assert queue[0] == {
         "id": first, "conversation_id": "conv-1", "channel": "sms", "account_ref": "BW-10001",
         "reason": "dispute_not_mine", "status": "open", "priority": 0, "transcript": transcript,
-        "created_at": NOW.isoformat(), "resolved_at": None,
+        "created_at": NOW.isoformat(), "resolved_at": None, "dispute_id": None,
         "assigned_agent": None, "assigned_at": None, "outcome": None, "resolution_note": None,
     }
     assert [h["id"] for h in ledger.handoffs("open")] == [first, second]

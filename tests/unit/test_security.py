@@ -35,3 +35,22 @@ def test_the_key_is_created_once_and_private(tmp_path):
     key = load_or_create_key(path)
     assert load_or_create_key(path) == key
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_agent_passwords_are_salted_scrypt_hashes_checked_in_constant_time():
+    from bot.security import hash_password, verify_password
+
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("scrypt$")  # a salt of its own each time
+    assert "correct horse" not in first
+    assert verify_password("correct horse", first) and verify_password("correct horse", second)
+    assert not verify_password("correct hors", first)
+    for stored in (None, "", "plain", "md5$x$y", "scrypt$1$2$3$!!$!!"):  # malformed never matches
+        assert not verify_password("correct horse", stored)
+
+
+def test_a_personal_link_is_not_an_agent_session():
+    from bot.security import LinkSigner
+
+    link = LinkSigner("secret").sign("BW-10001")
+    assert LinkSigner("secret", purpose="agent-sessions").verify(link) is None

@@ -14,6 +14,8 @@ import pytest
 from sanic import Sanic
 
 from bot.ledger.agents import SqlAgents
+from bot.ledger.disputes import SqlDisputes
+from bot.services.disputes import Disputes
 from bot.security import hash_password
 from bot.services.agent_desk import AgentDesk
 from bot.web.agent_auth import SESSION_COOKIE, AgentAuth
@@ -44,6 +46,13 @@ class RecordingConversations:
         self.calls.append(("say", conversation_id, text, agent))
 
 
+class NamingCatalogs:
+    """Renders a response as its name and arguments: enough to see which notice went out."""
+
+    def render(self, response, language, channel, arguments):
+        return {"text": f"{response} {language} {dict(arguments)['amount']}"}
+
+
 @pytest.fixture(autouse=True)
 def sanic_test_mode(monkeypatch):
     monkeypatch.setattr(Sanic, "test_mode", True)
@@ -55,7 +64,9 @@ def world(demo_ledger):
     agents.add_agent("jlee", "J. Lee", hash_password(PASSWORD), NOW)
     agents.add_agent("ana", "Ana", hash_password(PASSWORD), NOW)
     conversations = RecordingConversations()
-    desk = AgentDesk(demo_ledger, agents, conversations, clock=lambda: NOW)
+    disputes = Disputes(SqlDisputes(demo_ledger.engine), clock=lambda: NOW)
+    desk = AgentDesk(demo_ledger, agents, conversations, disputes=disputes, catalogs=NamingCatalogs(),
+                     clock=lambda: NOW)
     auth = AgentAuth(agents, SECRET, TOKEN)
     app = create_backend_app(SimpleNamespace(rasa_public_url="http://localhost:5005", project_root=ROOT))
     install_agent_console(app, auth, lambda: desk)
@@ -65,7 +76,7 @@ def world(demo_ledger):
     demo_ledger.log_communication("in", "sms", "+14155550101", "+14155550101", "BW-10001", "message",
                                   "this is not my debt", NOW)
     return SimpleNamespace(app=app, ledger=demo_ledger, agents=agents, conversations=conversations,
-                           handoff_id=handoff_id)
+                           handoff_id=handoff_id, disputes=disputes)
 
 
 BEARER = {"authorization": f"Bearer {TOKEN}"}
@@ -241,3 +252,52 @@ def test_agents_race_for_one_handoff_and_exactly_one_wins(world):
     wins = [world.agents.take(world.handoff_id, name, NOW) for name in ("jlee", "ana", "jlee")]
     assert wins == [True, False, False]
     assert [world.agents.resolve(world.handoff_id, "jlee", "no_action", "", NOW) for _ in range(2)] == [True, False]
+
+
+def open_dispute(world, words="that is not my account"):
+    opened = world.disputes.open_dispute("BW-10001", conversation_id="+14155550101", channel="sms",
+                                         reason="not_mine", words=words)
+    return opened.dispute
+
+
+@pytest.mark.parametrize("outcome, balance_change, notice", [
+    ("dispute_upheld", "credit", "utter_dispute_upheld"),  # the consumer is right: the amount comes off
+    ("dispute_verified", "none", "utter_dispute_verified"),  # verified: hold lifted, verification sent
+])
+async def test_a_dispute_outcome_closes_the_dispute_and_tells_the_consumer(world, outcome, balance_change, notice):
+    dispute = open_dispute(world)
+    before = world.ledger.statement("BW-10001")
+    assert before.holds
+    async with Client(world.app) as client:
+        reply = await client.post(f"/agent/api/handoffs/{dispute.handoff_id}/resolve",
+                                  json_body={"outcome": outcome, "note": "checked the invoice"}, headers=BEARER)
+    assert reply.status == 200, reply.text
+    after = world.ledger.statement("BW-10001")
+    assert not after.holds
+    credited = before.balance.minor - after.balance.minor
+    assert credited == (dispute.amount.minor if balance_change == "credit" else 0)
+    assert world.disputes.dispute(dispute.id).status == outcome.split("_")[1]
+    said = [c for c in world.conversations.calls if c[0] == "say"]
+    assert said == [("say", "+14155550101", f"{notice} en {reply_amount(dispute)}", None)]
+    assert world.conversations.calls[-1] == ("resume", "+14155550101")
+
+
+def reply_amount(dispute):
+    from bot.i18n import format_money
+    return format_money(dispute.amount, "en_US")
+
+
+async def test_a_dispute_outcome_needs_a_dispute_handoff(world):
+    async with Client(world.app) as client:
+        reply = await client.post(f"/agent/api/handoffs/{world.handoff_id}/resolve",
+                                  json_body={"outcome": "dispute_upheld"}, headers=BEARER)
+    assert reply.status == 400 and "dispute" in reply.json()["error"]
+    assert world.ledger.handoff(world.handoff_id)["status"] == "open"
+
+
+async def test_the_research_summary_lists_disputes_and_holds(world):
+    dispute = open_dispute(world)
+    async with Client(world.app) as client:
+        research = (await client.get(f"/agent/api/handoffs/{dispute.handoff_id}", headers=BEARER)).json()["research"]
+    assert research["disputes"] and research["holds"]
+    assert world.handoff_id in [h["id"] for h in research["previous_handoffs"]]

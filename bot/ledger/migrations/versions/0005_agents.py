@@ -2,14 +2,14 @@
 columns (bot/ledger/schema_agents.py and the handoffs table in bot/ledger/schema.py).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -18,9 +18,11 @@ from bot.replies import Reply
 class AssistantAction(Action, ABC):
     """Base of every action: services come in through the constructor, defaulting to bootstrap's."""
 
-    def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None, payments=None) -> None:
+    def __init__(self, ledger=None, sealer=None, link_signer=None, clock=None, payments=None,
+                 disputes=None) -> None:
         self._ledger = ledger
         self._payments = payments
+        self._disputes = disputes
         self._sealer = sealer
         self._link_signer = link_signer
         self._clock = clock or (lambda: datetime.now(timezone.utc))
@@ -52,6 +54,12 @@ class AssistantAction(Action, ABC):
         if self._payments is None:
             self._payments = bootstrap.payments()
         return self._payments
+
+    @property
+    def disputes(self):
+        if self._disputes is None:
+            self._disputes = bootstrap.disputes()
+        return self._disputes
 
     @property
     def sealer(self):
@@ -98,6 +106,15 @@ def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
 def consumer_id(tracker: Tracker) -> Optional[int]:
     value = tracker.get_slot("consumer_id")
     return int(value) if value not in (None, "") else None
+
+
+def turn_key(tracker: Tracker) -> str:
+    """One key per consumer message: what a retried action finds already done."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            parse = event.get("parse_data") or {}
+            return f"{tracker.sender_id}:{event.get('message_id') or parse.get('message_id') or event.get('timestamp')}"
+    return f"{tracker.sender_id}:none"
 
 
 def previous_action(tracker: Tracker) -> Optional[Text]:

@@ -84,6 +84,11 @@ class PaymentAction(AssistantAction, ABC):
         return [SlotSet("offer", offer.to_json()), SlotSet("offer_pending", True), SlotSet("active_account", offer.account_ref)]
 
 
+def paused(options) -> str:
+    """Why nothing is asked for: a dispute under review (all of it on hold), or collection stopped."""
+    return "utter_payment_paused_dispute" if options.stop_reason == "on_hold" else "utter_collection_paused"
+
+
 def clear_offer() -> List[EventType]:
     return [SlotSet("offer", None), SlotSet("offer_pending", False)]
 
@@ -152,8 +157,7 @@ class ActionOfferPayment(PaymentAction):
         account_ref = self.account_ref(tracker)
         options = self.payments.options(account_ref)
         if chosen in (None, UNAVAILABLE):
-            dispatcher.utter_message(
-                response="utter_collection_paused" if options.collection_stopped else "utter_nothing_due")
+            dispatcher.utter_message(response=paused(options) if options.collection_stopped else "utter_nothing_due")
             return events + clear_offer()
         amount = Money(int(chosen), options.collectible.currency)
         purpose = "full" if amount == options.collectible else "partial"
@@ -169,7 +173,7 @@ class ActionOfferSettlement(PaymentAction):
         account_ref = self.account_ref(tracker)
         options = self.payments.options(account_ref)
         if options.collection_stopped:
-            dispatcher.utter_message(response="utter_collection_paused")
+            dispatcher.utter_message(response=paused(options))
             return clear_offer()
         if options.settlement is None:
             dispatcher.utter_message(response="utter_no_settlement")
@@ -193,7 +197,7 @@ class ActionOfferPlans(PaymentAction):
         statement = self.ledger.statement(account_ref)
         options = self.payments.options(account_ref)
         if options.collection_stopped:
-            dispatcher.utter_message(response="utter_collection_paused")
+            dispatcher.utter_message(response=paused(options))
             return [SlotSet("plans_offered", False)] + clear_offer()
         text = tracker.latest_message.get("text") or ""
         affordable = parse_amount(text, options.collectible.currency)  # "all"/"half" mean nothing here
@@ -295,6 +299,8 @@ class ValidatePromiseForm(PaymentAction):
         if requested is None and latest_intent(tracker) != "promise_to_pay":
             return []
         options = self.payments.options(self.account_ref(tracker))
+        if options.collection_stopped:
+            return [SlotSet("promise_amount", UNAVAILABLE), SlotSet("promise_date", UNAVAILABLE)]
         text = tracker.latest_message.get("text") or ""
         events: List[EventType] = []
         if requested in (None, "promise_amount"):
@@ -336,7 +342,11 @@ class ActionOfferPromise(PaymentAction):
 
     def respond(self, dispatcher, tracker, domain) -> List[EventType]:
         account_ref = self.account_ref(tracker)
-        currency = self.payments.options(account_ref).collectible.currency
+        options = self.payments.options(account_ref)
+        if UNAVAILABLE in (tracker.get_slot("promise_amount"), tracker.get_slot("promise_date")):
+            dispatcher.utter_message(response=paused(options))
+            return [SlotSet("promise_amount", None), SlotSet("promise_date", None)] + clear_offer()
+        currency = options.collectible.currency
         offer = Offer("promise", account_ref, amount=Money(int(tracker.get_slot("promise_amount")), currency),
                       due=date.fromisoformat(tracker.get_slot("promise_date")))
         return [SlotSet("promise_amount", None), SlotSet("promise_date", None)] + self.offer_events(

@@ -29,9 +29,13 @@ from bot.services.identification import accounts_on_channel, identify
 
 # Requests that continue by their own rules once the consumer is verified (data/rules/payment.yml).
 RESUMABLE = {"make_payment", "request_settlement", "request_payment_plan", "change_plan", "cancel_plan",
-             "promise_to_pay", "ask_payment_status"}
+             "promise_to_pay", "ask_payment_status",
+             # data/rules/dispute.yml
+             "dispute_debt", "dispute_not_mine", "dispute_amount", "dispute_service", "claim_already_paid",
+             "ask_dispute_status", "hardship", "request_extension"}
 # While an identity question is open, these intents leave the form to their own rules.
-ESCAPE_INTENTS = {"request_human", "opt_out", "help", "bot_challenge", "cease_communication", "goodbye"}
+ESCAPE_INTENTS = {"request_human", "opt_out", "help", "bot_challenge", "cease_communication", "goodbye",
+                  "bankruptcy", "attorney_represented", "deceased"}
 
 
 def sealed_answers(sealer, text: str, today: date) -> Dict[Text, Text]:

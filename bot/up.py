@@ -16,7 +16,8 @@ import yaml
 from bot.config import Settings
 from bot.training import ensure_model
 
-STARTUP_TIMEOUT_SECONDS = 600  # loading a model on a busy 2-core machine can take minutes
+# A loaded machine can take minutes to load the model; UP_STARTUP_TIMEOUT (seconds) allows more.
+STARTUP_TIMEOUT_SECONDS = float(os.environ.get("UP_STARTUP_TIMEOUT", "180"))
 
 
 @dataclass
@@ -124,16 +125,11 @@ def stop(running: List[Service], grace: float = 10) -> None:
             service.process.wait()
 
 
-def print_urls(settings: Settings, demo_password: Optional[str] = None) -> None:
+def print_urls(settings: Settings) -> None:
     backend = f"http://localhost:{settings.backend_port}"
-    first_login = (f"  (first run: sign in as demo / {demo_password}; shown once, "
-                   "add agents with `python -m bot agent-add NAME`)\n") if demo_password else ""
     print(
         "\nThe assistant is running:\n"
         f"  Web chat        {backend}/chat\n"
-        f"  Agent console   {backend}/agent/\n"
-        f"  Dashboard       {backend}/agent/dashboard\n"
-        f"{first_login}"
         f"  Rasa server     http://localhost:{settings.rasa_port}  (REST: /webhooks/rest/webhook)\n"
         f"  Action server   http://127.0.0.1:{settings.actions_port}\n"
         "Press Ctrl-C to stop everything.\n",
@@ -146,13 +142,9 @@ def prepare(settings: Settings) -> tuple:
     from bot import bootstrap
     from bot.translations import compile_catalogs
 
-    from bot.agent_commands import ensure_demo_agent
-
     bootstrap.ledger()
-    bootstrap.agent_hours()  # a malformed AGENT_HOURS stops here, before any server starts
-    demo_password = ensure_demo_agent()
     compile_catalogs(settings.project_root)
-    return ensure_model(settings.project_root), write_runtime_endpoints(settings), demo_password
+    return ensure_model(settings.project_root), write_runtime_endpoints(settings)
 
 
 def _interrupt(signum, frame) -> None:
@@ -163,7 +155,7 @@ def _interrupt(signum, frame) -> None:
 def run(settings: Settings) -> int:
     from bot import bootstrap
 
-    model, endpoints, demo_password = prepare(settings)
+    model, endpoints = prepare(settings)
     running = services(settings, model, endpoints, bootstrap.rasa_api_token())
     # Explicit handlers: a process started in the background may inherit SIGINT as ignored.
     signal.signal(signal.SIGINT, _interrupt)
@@ -172,7 +164,7 @@ def run(settings: Settings) -> int:
         for service in running:
             start(service, settings.project_root)
         wait_until_healthy(running)
-        print_urls(settings, demo_password)
+        print_urls(settings)
         while all(s.process.poll() is None for s in running):
             time.sleep(1)
         failed = next(s for s in running if s.process.poll() is not None)

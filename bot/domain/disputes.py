@@ -6,10 +6,12 @@ flags stop collection of the whole account at once.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional
 
+from bot.domain.dates import MONTHS, parse_date
 from bot.domain.money import Money
 
 DISPUTE_REASONS = ("not_mine", "wrong_amount", "already_paid", "service", "fraud", "other")
@@ -19,7 +21,7 @@ OPEN_STATUSES = ("open",)
 ACCOUNT_FLAGS = ("bankruptcy", "attorney", "deceased", "cease_communication")
 STOP_FLAGS = ACCOUNT_FLAGS
 # Notices a creditor may add to what the consumer hears about a dispute (creditors.yml dispute_notice);
-# each is a response utter_dispute_notice_<name>.
+# each is a response (actions/disputes.py NOTICE_RESPONSES).
 DISPUTE_NOTICES = ("released_payments",)
 
 # The intent a consumer used, and the reason it records.
@@ -46,6 +48,7 @@ PRIORITY_FRAUD = 3
 PRIORITY_SPECIAL = 3
 PRIORITY_PAYMENT_CLAIM = 2
 PRIORITY_HARDSHIP = 1
+PRIORITY_EXTENSION = 1
 
 # What the consumer is told: an agent looks into it within this many business days.
 RESEARCH_BUSINESS_DAYS = 5
@@ -138,3 +141,58 @@ class PaymentClaim:
     consumer_words: str
     handoff_id: Optional[int]
     recorded_at: datetime
+
+
+# Words that say the amount next to them is the one disputed ("they charged me $50 twice"), as
+# opposed to what the consumer thinks they owe ("I only owe $50": then the whole balance is held).
+_DISPUTED_AMOUNT_WORDS = ("disput", "overcharg", "charged", "extra", "twice", "double", "wrong", "de más", "demás",
+                          "cobraron", "cobrado", "incorrect", "no reconozco", "don't recognize", "dont recognize")
+_OWED_WORDS = ("only owe", "should be", "debería ser", "solo debo", "sólo debo", "debo solo")
+_MONEY = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s*(?:dollars|bucks|d[oó]lares|usd)\b")
+_DAYS_AGO = re.compile(r"\b(\d{1,2})\s+(?:days?\s+ago)\b|\bhace\s+(\d{1,2})\s+d[ií]as?\b")
+
+
+def names_disputed_amount(text: str) -> bool:
+    """Whether an amount in `text` is the amount the consumer disputes (not what they say they owe)."""
+    lowered = (text or "").lower()
+    return any(w in lowered for w in _DISPUTED_AMOUNT_WORDS) and not any(w in lowered for w in _OWED_WORDS)
+
+
+def parse_past_date(text: str, today: date) -> Optional[date]:
+    """When a payment was made: "11/2/2026", "November 2", "yesterday", "3 days ago", "ayer"; never future."""
+    lowered = (text or "").lower()
+    if re.search(r"\b(today|hoy)\b", lowered):
+        return today
+    if re.search(r"\b(yesterday|ayer)\b", lowered):
+        return today - timedelta(days=1)
+    ago = _DAYS_AGO.search(lowered)
+    if ago:
+        return today - timedelta(days=int(ago.group(1) or ago.group(2)))
+    lowered = _MONEY.sub(" ", lowered)  # "$50 on november 2": 50 is not a year
+    has_year = re.search(r"\b\d{4}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b", lowered)
+    found = parse_date(lowered, today=today) if has_year else _month_day(lowered, today)
+    return found if found is not None and found <= today else None
+
+
+def _month_day(text: str, today: date) -> Optional[date]:
+    """"November 2" / "2 de noviembre" / "11/2" without a year: the latest such day not after today."""
+    tokens = re.findall(r"[a-záéíóúñ]+|\d+", text)
+    month = day = None
+    for token in tokens:
+        if token in MONTHS and month is None:
+            month = MONTHS[token]
+        elif token.isdigit() and 1 <= int(token) <= 31 and day is None:
+            day = int(token)
+    numeric = re.search(r"\b(\d{1,2})/(\d{1,2})\b", text)
+    if month is None and numeric:
+        month, day = int(numeric.group(1)), int(numeric.group(2))
+    if month is None or day is None:
+        return None
+    for year in (today.year, today.year - 1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            return None
+        if candidate <= today:
+            return candidate
+    return None

@@ -247,17 +247,19 @@ class SqlDisputes(SqlStore):
     def record_payment_claim(self, account_ref: str, *, conversation_id: str, channel: str,
                              paid_on: Optional[date], amount: Optional[Money], method: Optional[str], words: str,
                              turn_key: str, transcript: Sequence[Dict[str, Any]], at: datetime, priority: int,
-                             handoff_reason: str) -> Tuple[PaymentClaim, bool]:
-        """The claim and its handoff to payment operations in one transaction; (claim, created)."""
+                             handoff_reason: str, handoff_id: Optional[int] = None) -> Tuple[PaymentClaim, bool]:
+        """The claim and its handoff to payment operations in one transaction (`handoff_id`: one already
+        queued for it); (claim, created)."""
         pc = d.payment_claims
         with self._write() as connection:
             account = _account(connection, account_ref, lock=True)
             existing = connection.execute(select(pc).where(pc.c.turn_key == turn_key)).first()
             if existing is not None:
                 return _claim(existing, account.account_ref), False
-            handoff_id = insert_handoff(
-                connection, conversation_id=conversation_id, channel=channel, account_ref=account.account_ref,
-                reason=handoff_reason, transcript=transcript, at=at, priority=priority)
+            if handoff_id is None:
+                handoff_id = insert_handoff(
+                    connection, conversation_id=conversation_id, channel=channel, account_ref=account.account_ref,
+                    reason=handoff_reason, transcript=transcript, at=at, priority=priority)
             claim_id = connection.execute(insert(pc).values(
                 account_id=account.id, conversation_id=conversation_id, channel=channel, paid_on=paid_on,
                 amount_minor=amount.minor if amount is not None else None, currency=account.currency,

@@ -107,6 +107,7 @@ class ClaimResult:
 
     kind: str
     claim: Optional[Claim] = None
+    reason: Optional[str] = None  # why a paused installment was not charged (also kept in its last_error)
 
 
 def _insert_ignore(connection: Connection, table, values: Dict[str, Any], conflict: Sequence[str]) -> bool:
@@ -477,8 +478,9 @@ class SqlPayments(SqlStore):
                 return ClaimResult("completed")
             if info.stop_reason or collectible <= 0:
                 # Collection stopped (bankruptcy, cease...) or all of it disputed: no charge, no miss.
-                self._unclaim(connection, inst, now + timedelta(days=1))
-                return ClaimResult("paused")
+                reason = f"collection_stopped:{info.stop_reason}" if info.stop_reason else "on_hold"
+                self._unclaim(connection, inst, now + timedelta(days=1), reason)
+                return ClaimResult("paused", reason=reason)
             amount = min(inst.amount_minor, collectible)
             key = f"installment:{inst.id}:attempt:{inst.attempts}"
             existing = connection.execute(select(pr).where(pr.c.idempotency_key == key)).first()
@@ -497,11 +499,13 @@ class SqlPayments(SqlStore):
                                                plan.customer_ref))
 
     @staticmethod
-    def _unclaim(connection: Connection, inst: Row, next_attempt_at: datetime) -> None:
+    def _unclaim(connection: Connection, inst: Row, next_attempt_at: datetime, reason: Optional[str] = None) -> None:
         pi = p.plan_installments
         previous = "retrying" if inst.attempts > 1 else "scheduled"
-        connection.execute(update(pi).where(pi.c.id == inst.id).values(
-            status=previous, attempts=inst.attempts - 1, claimed_at=None, next_attempt_at=next_attempt_at))
+        values = dict(status=previous, attempts=inst.attempts - 1, claimed_at=None, next_attempt_at=next_attempt_at)
+        if reason:
+            values["last_error"] = f"paused:{reason}"[:60]
+        connection.execute(update(pi).where(pi.c.id == inst.id).values(**values))
 
     def release_claim(self, claim: Claim) -> None:
         """The gateway was unreachable: give the attempt back so the next run retries it with the same key."""

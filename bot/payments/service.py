@@ -399,6 +399,8 @@ class PaymentsService:
         result = self.store.claim_installment(installment_id, now, stale_before, self.policy, self.gateway.name)
         if result.kind == "paused":
             summary.paused += 1
+            if result.reason:
+                logger.info("installment %s not charged: %s", installment_id, result.reason)
         elif result.kind == "completed":
             summary.plans_completed += 1
         if result.kind != "charge" or result.claim is None:

@@ -86,7 +86,9 @@ class Disputes:
         dispute, created = self.store.open_dispute(
             account_ref, conversation_id=conversation_id, channel=channel, reason=reason, words=words,
             amount=amount, turn_key=turn_key or f"{conversation_id}:{words}", transcript=list(transcript),
-            at=self.clock(), priority=handoff_priority(reason), handoff_reason=f"dispute:{reason}",
+            at=self.clock(), priority=handoff_priority(reason),
+            # "I already paid" goes to payment operations; every other dispute to dispute research.
+            handoff_reason="payment_claim" if reason == "already_paid" else f"dispute:{reason}",
         )
         return OpenedDispute(dispute, created)
 
@@ -169,13 +171,14 @@ class Disputes:
     def record_payment_claim(self, account_ref: str, *, conversation_id: str, channel: str,
                              paid_on: Optional[date], amount: Optional[Money], method: Optional[str], words: str,
                              transcript: Sequence[Dict[str, Any]] = (),
-                             turn_key: Optional[str] = None) -> PaymentClaim:
-        """Record the claim and hand it to payment operations (one transaction; once per turn)."""
+                             turn_key: Optional[str] = None, handoff_id: Optional[int] = None) -> PaymentClaim:
+        """Record the claim and hand it to payment operations (one transaction; once per turn).
+        `handoff_id`: the handoff already queued for it (the already_paid dispute's); else one is opened."""
         claim, _ = self.store.record_payment_claim(
             account_ref, conversation_id=conversation_id, channel=channel, paid_on=paid_on, amount=amount,
             method=method, words=words, turn_key=turn_key or f"{conversation_id}:{words}",
             transcript=list(transcript), at=self.clock(), priority=PRIORITY_PAYMENT_CLAIM,
-            handoff_reason="payment_claim",
+            handoff_reason="payment_claim", handoff_id=handoff_id,
         )
         return claim
 

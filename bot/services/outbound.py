@@ -319,7 +319,7 @@ def _collection_refusal(statement: Statement) -> Optional[str]:
         return f"collection_stopped:{stopped[0]}"
     if not statement.is_open or statement.balance.minor <= 0:
         return "nothing_due"
-    if statement.collectible.is_zero():
+    if statement.holds:  # a dispute under review, of all or part of the balance: no reminders until resolved
         return "on_hold"
     return None
 

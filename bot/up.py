@@ -125,11 +125,16 @@ def stop(running: List[Service], grace: float = 10) -> None:
             service.process.wait()
 
 
-def print_urls(settings: Settings) -> None:
+def print_urls(settings: Settings, demo_password: Optional[str] = None) -> None:
     backend = f"http://localhost:{settings.backend_port}"
+    first_login = (f"  (first run: sign in as demo / {demo_password}; shown once, "
+                   "add agents with `python -m bot agent-add NAME`)\n") if demo_password else ""
     print(
         "\nThe assistant is running:\n"
         f"  Web chat        {backend}/chat\n"
+        f"  Agent console   {backend}/agent/\n"
+        f"  Dashboard       {backend}/agent/dashboard\n"
+        f"{first_login}"
         f"  Rasa server     http://localhost:{settings.rasa_port}  (REST: /webhooks/rest/webhook)\n"
         f"  Action server   http://127.0.0.1:{settings.actions_port}\n"
         "Press Ctrl-C to stop everything.\n",
@@ -142,9 +147,13 @@ def prepare(settings: Settings) -> tuple:
     from bot import bootstrap
     from bot.translations import compile_catalogs
 
+    from bot.agent_commands import ensure_demo_agent
+
     bootstrap.ledger()
+    bootstrap.agent_hours()  # a malformed AGENT_HOURS stops here, before any server starts
+    demo_password = ensure_demo_agent()
     compile_catalogs(settings.project_root)
-    return ensure_model(settings.project_root), write_runtime_endpoints(settings)
+    return ensure_model(settings.project_root), write_runtime_endpoints(settings), demo_password
 
 
 def _interrupt(signum, frame) -> None:
@@ -155,7 +164,7 @@ def _interrupt(signum, frame) -> None:
 def run(settings: Settings) -> int:
     from bot import bootstrap
 
-    model, endpoints = prepare(settings)
+    model, endpoints, demo_password = prepare(settings)
     running = services(settings, model, endpoints, bootstrap.rasa_api_token())
     # Explicit handlers: a process started in the background may inherit SIGINT as ignored.
     signal.signal(signal.SIGINT, _interrupt)
@@ -164,7 +173,7 @@ def run(settings: Settings) -> int:
         for service in running:
             start(service, settings.project_root)
         wait_until_healthy(running)
-        print_urls(settings)
+        print_urls(settings, demo_password)
         while all(s.process.poll() is None for s in running):
             time.sleep(1)
         failed = next(s for s in running if s.process.poll() is not None)

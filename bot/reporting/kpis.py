@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from sqlalchemy import MetaData, Table, and_, distinct, func, inspect, select
+from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
 from bot.ledger import schema as t
 from bot.ledger import schema_agents as ag
+from bot.ledger import schema_disputes as ds
 from bot.ledger import schema_payments as p
 
 PROMISE_KEPT_WITHIN = timedelta(days=7)
@@ -64,9 +65,6 @@ class KpiReport:
     def _rows(self, query: Select) -> List[Any]:
         with self.engine.connect() as connection:
             return connection.execute(query).all()
-
-    def _has_table(self, name: str) -> bool:
-        return inspect(self.engine).has_table(name)
 
     @staticmethod
     def _accounts_of(filters: Filters, column) -> Any:
@@ -172,15 +170,11 @@ class KpiReport:
         with self.engine.connect() as connection:
             return connection.execute(query).scalar_one()
 
-    # --- disputes and agents: tables other parts of the product add --------------------------------
+    # --- disputes and agents ----------------------------------------------------------------------
 
     def disputes(self, filters: Filters) -> Dict[str, Any]:
-        """Disputes opened and resolved in the period, and the mean age (days) of those open at its end.
-
-        The disputes table (migration 0004) is read by reflection until its schema module is here."""
-        if not self._has_table("disputes"):
-            return {"disputes_opened": None, "disputes_resolved": None, "dispute_open_age_days": None}
-        d = Table("disputes", MetaData(), autoload_with=self.engine)
+        """Disputes opened and resolved in the period, and the mean age (days) of those open at its end."""
+        d = ds.disputes
         rows = self._rows(select(d.c.opened_at, d.c.resolved_at).where(self._account_ids_of(filters, d.c.account_id),
                                                                       d.c.opened_at < filters.until))
         since, until = filters.since, filters.until

@@ -78,7 +78,7 @@ def orchard(stack, tmp_path_factory):
 
 
 def scripted_activity(stack) -> List[str]:
-    """Four conversations: two verified consumers pay (in full, then in part), one asks for a person,
+    """Four conversations: two verified consumers pay (in full, then in part), one disputes the debt,
     one never verifies. Returns the conversation ids."""
     nora, metadata = verified_conversation(stack, NORA)
     stack.texts(nora, PAY, metadata)
@@ -91,7 +91,7 @@ def scripted_activity(stack) -> List[str]:
     pay_on_sandbox_page(payment_link(stack.texts(owen, YES, metadata)), VISA)
 
     iris, metadata = verified_conversation(stack, IRIS)
-    stack.texts(iris, "/request_human", metadata)
+    stack.texts(iris, "/dispute_not_mine", metadata)  # recorded, held and handed to an agent
 
     leo = "web-orchard-leo"
     metadata = {"link_token": stack.link_token(LEO["ref"]), "language": "en"}
@@ -117,6 +117,7 @@ def ledger_numbers(stack, refs: List[str], conversations: List[str], since: date
     verified = sum(any(ok for _, ok in stack.ledger.verification_attempts_since(
         stack.ledger.statement(ref).consumer.id, since)) for ref in refs)
     handoffs = [h for h in stack.ledger.handoffs() if h["account_ref"] in refs]
+    disputes = sum(len(stack.ledger.account_json(ref)["disputes"]) for ref in refs)
     contained = len(conversations) - len({h["conversation_id"] for h in handoffs})
     return {
         "conversations_started": str(len(conversations)),
@@ -129,6 +130,7 @@ def ledger_numbers(stack, refs: List[str], conversations: List[str], since: date
         "settlements": "0",
         "plans_created": "0",
         "promises_made": "0",
+        "disputes_opened": str(disputes),
         "handoffs": str(len(handoffs)),
         "opt_outs": "0",
     }

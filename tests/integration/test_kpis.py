@@ -6,12 +6,12 @@ and Northwind (NW-20001, Lucía) from the demo placement, plus a conversation no
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, insert, inspect, select
+from sqlalchemy import insert, select
 
 from bot.ledger import schema as t
 from bot.ledger import schema_agents as ag
+from bot.ledger import schema_disputes as ds
 from bot.ledger import schema_payments as p
-from bot.ledger.schema import UtcDateTime
 from bot.reporting.kpis import Filters, KpiReport
 
 WEEK = dict(start=date(2026, 11, 1), end=date(2026, 11, 7))
@@ -112,8 +112,8 @@ def test_every_kpi_for_all_creditors(report):
         "promises_made": 3,
         "promises_kept_7d": 1,
         "promise_kept_rate": 0.3333,
-        "disputes_opened": None,
-        "disputes_resolved": None,
+        "disputes_opened": 0,
+        "disputes_resolved": 0,
         "dispute_open_age_days": None,
         "handoffs": 1,
         "first_reply_minutes": 45.0,
@@ -155,23 +155,9 @@ def test_creditors_for_the_filter(report):
     assert [c["id"] for c in report.creditors()] == ["brightwork", "cascade", "northwind", "summit"]
 
 
-def disputes_table(engine) -> Table:
-    """The disputes table of migration 0004 (its schema module lives in the disputes work)."""
-    if inspect(engine).has_table("disputes"):
-        return Table("disputes", MetaData(), autoload_with=engine)
-    table = Table("disputes", MetaData(), Column("id", Integer, primary_key=True), Column("account_id", Integer),
-                  Column("conversation_id", String(200)), Column("channel", String(20)), Column("reason", String(20)),
-                  Column("consumer_words", Text), Column("amount_minor", BigInteger), Column("currency", String(3)),
-                  Column("status", String(20)), Column("opened_at", UtcDateTime), Column("resolved_at", UtcDateTime),
-                  Column("turn_key", String(300)))
-    table.create(engine)
-    return table
-
-
 @pytest.fixture
 def disputes(report, engine):
-    created = not inspect(engine).has_table("disputes")
-    table = disputes_table(engine)
+    table = ds.disputes
     with engine.begin() as db:
         nw = db.execute(select(t.accounts.c.id).where(t.accounts.c.account_ref == "NW-20001")).scalar_one()
         bw = db.execute(select(t.accounts.c.id).where(t.accounts.c.account_ref == "BW-10001")).scalar_one()
@@ -183,9 +169,6 @@ def disputes(report, engine):
             dict(common, account_id=bw, status="open", opened_at=at(6), resolved_at=None, turn_key="3"),
             dict(common, account_id=bw, status="upheld", opened_at=at(20, month=10), resolved_at=at(10), turn_key="4"),
         ])
-    yield table
-    if created:
-        table.drop(engine)
 
 
 def test_disputes_opened_resolved_and_their_age(report, disputes):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.engine import Engine
@@ -57,8 +57,9 @@ def _per_currency(rows: Iterable[Tuple[str, int]]) -> Dict[str, int]:
 class KpiReport:
     """Read-only queries over one engine; every method takes the dashboard's filters."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.engine = engine
+        self.clock = clock
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -180,9 +181,10 @@ class KpiReport:
         since, until = filters.since, filters.until
         opened = [r for r in rows if since <= _aware(r.opened_at)]
         resolved = [r for r in rows if r.resolved_at is not None and since <= _aware(r.resolved_at) < until]
-        # Open at the end of the period (resolved later counts as open then): age on that day.
-        still_open = [r for r in rows if r.resolved_at is None or _aware(r.resolved_at) >= until]
-        ages = [(until - _aware(r.opened_at)).total_seconds() / 86400 for r in still_open]
+        # Open at the end of the period, or now if that is sooner (resolved later counts as open then).
+        end = min(until, self.clock())
+        still_open = [r for r in rows if _aware(r.opened_at) < end and (r.resolved_at is None or _aware(r.resolved_at) >= end)]
+        ages = [(end - _aware(r.opened_at)).total_seconds() / 86400 for r in still_open]
         return {"disputes_opened": len(opened), "disputes_resolved": len(resolved),
                 "dispute_open_age_days": round(sum(ages) / len(ages), 1) if ages else None}
 

@@ -178,3 +178,9 @@ def test_disputes_opened_resolved_and_their_age(report, disputes):
     assert (kpis["disputes_opened"], kpis["disputes_resolved"], kpis["dispute_open_age_days"]) == (3, 1, 8.2)
     northwind = report.kpis(Filters(creditor_id="northwind", **WEEK))
     assert (northwind["disputes_opened"], northwind["disputes_resolved"], northwind["dispute_open_age_days"]) == (2, 1, 4.6)
+
+
+def test_open_disputes_are_aged_to_now_when_the_period_has_not_ended(engine, report, disputes):
+    midday = KpiReport(engine, clock=lambda: at(7, 12))  # 7 November, noon: the week is not over
+    northwind = midday.kpis(Filters(creditor_id="northwind", **WEEK))
+    assert northwind["dispute_open_age_days"] == 4.1  # opened 3 November 10:00

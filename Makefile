@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run install test test-fast train validate nlu-report translations browser shell clean
+.PHONY: run install test test-fast train validate lint-conversations designer nlu-report translations browser shell interactive clean
 
 run: install ## Start everything: web chat, Rasa, actions, backend (Ctrl-C stops all)
 	$(PY) -m bot import-placements demo/placements.csv --creditors demo/creditors.yml
@@ -33,6 +33,12 @@ train: install ## Train the model if the training data changed since the last on
 validate: install ## Check the training data and domain for conflicts
 	$(PY) -m bot validate
 
+lint-conversations: install ## Rasa validation plus the product's conversation-design rules (docs/designers.md)
+	$(PY) -m bot lint-conversations
+
+designer: install ## Check, train only if the data changed, run the conversation tests, print a report
+	$(PY) -m bot designer
+
 nlu-report: train ## Intent accuracy per language on the held-out sets in tests/nlu
 	$(PY) -m bot nlu-report
 
@@ -42,7 +48,7 @@ translations: install ## Extract, update and compile the message catalogs in loc
 browser: ## Debian's Chromium for the browser tests
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install browser train validate ## The whole suite: unit, integration, e2e, browser, stories, NLU
+test: install browser train lint-conversations ## The whole suite: unit, integration, e2e, browser, stories, NLU
 	$(PY) -m pytest
 	$(PY) -m bot test-stories
 	$(PY) -m bot nlu-report
@@ -50,8 +56,18 @@ test: install browser train validate ## The whole suite: unit, integration, e2e,
 test-fast: install ## Everything that needs no running stack
 	$(PY) -m pytest -m "not e2e and not browser"
 
+# `make run` serves the actions (5055) and the NLG (8000) that endpoints.yml names; Rasa's own
+# server there holds 5005, so the shell's runs beside it. AS is the sender: a phone number on file
+# identifies that demo consumer (verification still follows).
+SHELL_PORT ?= 5006
+AS ?= +14155550101
+
 shell: train ## Talk to the assistant in the terminal (needs `make run` in another terminal)
-	$(PY) -m rasa shell --endpoints endpoints.yml
+	$(PY) -m rasa shell --model models --endpoints endpoints.yml -p $(SHELL_PORT) --conversation-id '$(AS)'
+
+interactive: train ## Teach the assistant by correcting it turn by turn (needs `make run` in another terminal)
+	$(PY) -m rasa interactive --model models --endpoints endpoints.yml -p $(SHELL_PORT) \
+		--conversation-id '$(AS)' --skip-visualization
 
 clean:
 	rm -rf var/runtime .pytest_cache results

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     import bot.messaging_commands  # noqa: F401  (registers remind, outbound-log)
     import bot.payments_commands  # noqa: F401  (registers run-due)
     import bot.scaleout_commands  # noqa: F401  (registers lock-race, consume-events)
+    import bot.designer_commands  # noqa: F401  (registers lint-conversations, designer)
     import bot.agent_commands  # noqa: F401  (registers agent-add)
 
     parser = argparse.ArgumentParser(

@@ -169,6 +169,7 @@ def print_urls(settings: Settings, demo_password: Optional[str] = None) -> None:
         "\nThe assistant is running:\n"
         f"  Web chat        {backend}/chat\n"
         f"  Agent console   {backend}/agent/\n"
+        f"  Dashboard       {backend}/agent/dashboard\n"
         f"{first_login}"
         f"  Rasa server     http://localhost:{settings.rasa_port}  (REST: /webhooks/rest/webhook)\n"
         f"  Action server   http://127.0.0.1:{settings.actions_port}\n"

@@ -4,8 +4,9 @@ from __future__ import annotations
 # Rasa's REST channel is an integration door to web chat; socket.io is the web chat page itself.
 _POLICY_CHANNELS = {"sms": "sms", "whatsapp": "whatsapp", "webchat": "webchat", "rest": "webchat",
                     "socketio": "webchat"}
-# Channels whose sender id is the consumer's phone number (E.164, or whatsapp:+E.164).
-PHONE_ADDRESSED = {"sms", "whatsapp", "rest"}
+# Channels whose sender id is the consumer's phone number (E.164, or whatsapp:+E.164). `cmdline` is
+# `rasa shell` (make shell): a trusted local caller like the REST channel; verification still follows.
+PHONE_ADDRESSED = {"sms", "whatsapp", "rest", "cmdline"}
 
 
 def policy_channel(input_channel: str | None) -> str:

@@ -279,8 +279,9 @@ class OutboundService:
         if text is None:
             text = self.catalogs.render(message.response, language, channel, dict(message.arguments))["text"]
         parts.append(text)
-        if purpose.proactive:
-            parts.append(self.catalogs.render("utter_opt_out_line", language, channel)["text"])
+        opt_out = self.catalogs.render("utter_opt_out_line", language, channel)["text"] if purpose.proactive else ""
+        if opt_out not in text:  # a response that carries the line already (a WhatsApp template) keeps one copy
+            parts.append(opt_out)
         return "\n".join(part for part in parts if part)
 
     # --- sending and recording ---------------------------------------------------------------

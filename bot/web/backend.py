@@ -36,6 +36,8 @@ STATIC_DIR = WEBCHAT_DIR / "static"
 VENDOR_FILES: Dict[str, str] = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
     "socket.io.min.js.map": "socket.io-client/dist/socket.io.min.js.map",
+    "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",  # the dashboard's charts
+    "chart.umd.min.js.map": "chart.js/dist/chart.umd.min.js.map",
 }
 VENDOR_MISSING_MESSAGE = (
     "The web chat's socket.io client is not installed: run npm ci "

@@ -8,6 +8,7 @@ from bot.config import Settings
 from bot.translations import Catalogs
 from bot.web.agent_console import install_agent_console
 from bot.web.backend import create_backend_app
+from bot.web.dashboard import dashboard_blueprint, ledger_report
 from bot.web.nlg import nlg_blueprint
 from bot.web.payments import install_payments
 from bot.web.webchat_session import webchat_session_blueprint
@@ -19,6 +20,7 @@ def build_app(settings: Settings) -> Sanic:
     app.blueprint(webchat_session_blueprint(session_signer()))
     install_payments(app, settings)  # /pay pages, /webhooks/stripe, the payments scheduler
     install_agent_console(app, agent_auth(), agent_desk)  # /agent/: login, queue, conversations, API
+    app.blueprint(dashboard_blueprint(agent_auth(), ledger_report))  # /agent/dashboard: the KPIs
     return app
 
 

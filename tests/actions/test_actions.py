@@ -36,6 +36,13 @@ async def test_session_start_does_not_identify_a_web_visitor_by_a_phone_looking_
     assert "consumer_id" not in slots_of(events)
 
 
+async def test_rasa_shell_as_a_phone_number_identifies_that_consumer(services, demo_ledger):
+    # `make shell AS=+14155550101`: the designer's terminal speaks as the demo consumer's phone.
+    tracker = make_tracker(sender="+14155550101", channel="cmdline", slots={"session_started_metadata": {}})
+    _, events = await run(ActionSessionStart(**services), tracker)
+    assert slots_of(events)["consumer_id"] == str(demo_ledger.consumer_by_phone("+14155550101").id)
+
+
 async def test_start_verification_remembers_the_question_and_opens_the_form(services):
     tracker = make_tracker(text="how much do i owe", intent="ask_balance")
     dispatcher, events = await run(ActionStartVerification(**services), tracker)

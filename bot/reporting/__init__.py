@@ -1,0 +1,1 @@
+"""Reporting for operators and creditors: KPIs queried from the ledger (bot.reporting.kpis)."""

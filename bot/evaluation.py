@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import subprocess
+import unicodedata
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -47,7 +48,9 @@ def load_examples(path: Path) -> List[Example]:
 
 
 def normalized(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().lower())
+    """Case, accents, punctuation and spacing aside: "Ya la saldé!" and "ya la salde" are one text."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s$]", " ", plain).split())
 
 
 def training_texts(project_root: Path) -> Set[str]:

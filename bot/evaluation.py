@@ -109,6 +109,33 @@ def entity_scores(truth: List[Set[Entity]], predicted: List[Set[Entity]]) -> Dic
     return result
 
 
+FALLBACK_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def fallback_setting(project_root: Path) -> Tuple[float, float]:
+    """The FallbackClassifier's threshold and ambiguity threshold in config.yml."""
+    import yaml
+
+    pipeline = yaml.safe_load((project_root / "config.yml").read_text())["pipeline"]
+    step = next((c for c in pipeline if c["name"] == "FallbackClassifier"), {})
+    return step.get("threshold", 0.3), step.get("ambiguity_threshold", 0.1)
+
+
+def with_fallback(parse: dict, threshold: float, ambiguity: float) -> str:
+    """The intent the FallbackClassifier would give at `threshold`: it only post-processes the ranking."""
+    ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    if not ranking:
+        return parse["intent"]["name"]
+    top, second = ranking[0]["confidence"], ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+    return "nlu_fallback" if top < threshold or top - second < ambiguity else ranking[0]["name"]
+
+
+def fallback_sweep(examples: List[Example], parses: List[dict], ambiguity: float) -> Dict[str, float]:
+    """Accuracy at other fallback thresholds, measured from the same parses (no retraining needed)."""
+    return {f"{t:.2f}": sum(e.intent == with_fallback(p, t, ambiguity) for e, p in zip(examples, parses)) / len(examples)
+            for t in FALLBACK_THRESHOLDS}
+
+
 def evaluate_language(examples: List[Example], parses: List[dict]) -> dict:
     pairs = [(e.intent, p["intent"]["name"]) for e, p in zip(examples, parses)]
     correct = sum(t == p for t, p in pairs)
@@ -129,10 +156,12 @@ def evaluate_language(examples: List[Example], parses: List[dict]) -> dict:
 
 
 def evaluate(project_root: Path, model: Path) -> Dict[str, dict]:
-    results = {}
+    results, (_, ambiguity) = {}, fallback_setting(project_root)
     for language, path in held_out_sets(project_root).items():
         examples = load_examples(path)
-        results[language] = evaluate_language(examples, asyncio.run(parse_all(model, [e.text for e in examples])))
+        parses = asyncio.run(parse_all(model, [e.text for e in examples]))
+        results[language] = dict(evaluate_language(examples, parses),
+                                 fallback_sweep=fallback_sweep(examples, parses, ambiguity))
     return results
 
 
@@ -164,6 +193,9 @@ def render_language(language: str, result: dict) -> List[str]:
     lines.append(f"  {'entity':<24}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>5}")
     for name, s in result["entities"].items():
         lines.append(f"  {name:<24}{s['precision']:>7.2f}{s['recall']:>8.2f}{s['f1']:>7.2f}{s['support']:>5}")
+    if "fallback_sweep" in result:
+        lines.append("  accuracy by fallback threshold: " +
+                     "  ".join(f"{t} {a:.1%}" for t, a in result["fallback_sweep"].items()))
     return lines
 
 

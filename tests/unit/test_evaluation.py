@@ -23,3 +23,14 @@ def test_entities_count_only_exact_spans_of_the_right_type():
     result = entity_scores(truth, found)
     assert (result["amount"].precision, result["amount"].recall) == (1.0, 1.0)
     assert (result["date"].precision, result["date"].recall) == (0.0, 0.0)
+
+
+def test_the_fallback_threshold_is_replayed_from_the_classifiers_own_ranking():
+    from bot.evaluation import with_fallback
+
+    parse = {"intent": {"name": "nlu_fallback"},
+             "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_balance", "confidence": 0.4},
+                                {"name": "greet", "confidence": 0.2}]}
+    assert with_fallback(parse, 0.45, 0.05) == "nlu_fallback"
+    assert with_fallback(parse, 0.3, 0.05) == "ask_balance"
+    assert with_fallback(parse, 0.3, 0.25) == "nlu_fallback"  # too close to the runner-up

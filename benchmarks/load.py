@@ -42,7 +42,7 @@ class Consumer:
 
 def consumers(count: int, start: int = 0) -> List[Consumer]:
     return [Consumer(phone=f"+1415666{n:04d}", account_ref=f"BB-{70000 + n}",
-                     date_of_birth=date(1950, 1, 1) + timedelta(days=97 * n), postal_code=f"{90000 + n:05d}",
+                     date_of_birth=date(1945, 1, 1) + timedelta(days=97 * n % 21000), postal_code=f"{90000 + n:05d}",
                      item_reference=f"BB-INV-{70000 + n}", amount=f"{200 + n % 300}.{n % 100:02d}")
             for n in range(start, start + count)]
 
@@ -88,13 +88,13 @@ def floor_journey(_: Optional[Consumer] = None) -> List[Step]:
     """The `rasa init` assistant's own conversation, as long as ours."""
     return [
         Step("greet", "hello there", says("how are you")),
-        Step("sad", "i am feeling sad", says("did that help")),
+        Step("sad", "i am unhappy", says("did that help")),
         Step("deny", "no", says("bye")),
         Step("greet again", "hi", says("how are you")),
         Step("bot?", "are you a bot?", says("bot")),
         Step("great", "i am great", says("great")),
         Step("greet", "good morning", says("how are you")),
-        Step("sad", "i am unhappy", says("did that help")),
+        Step("sad", "super sad", says("did that help")),
         Step("affirm", "yes", says("great")),
         Step("bye", "goodbye", says("bye")),
     ]

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.e2e
 
 def import_generated(stack, tmp_path, people):
     placements = load.write_placements(tmp_path / "generated.csv", people)
-    subprocess.run([sys.executable, "-m", "bot", "import-placements", str(placements), "--creditors",
-                    "demo/creditors.yml"], cwd=ROOT, env=stack.env, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "bot", "import-placements", str(placements), "--creditors",
+                           "demo/creditors.yml"], cwd=ROOT, env=stack.env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_simulated_consumers_complete_whole_journeys_and_the_report_has_every_figure(stack, tmp_path):

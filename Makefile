@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run install test test-fast train validate lint-conversations designer nlu-report translations browser shell interactive clean
+.PHONY: run install test test-fast train validate lint-conversations designer nlu-report eval bench translations browser shell interactive clean
 
 run: install ## Start everything: web chat, Rasa, actions, backend (Ctrl-C stops all)
 	$(PY) -m bot import-placements demo/placements.csv --creditors demo/creditors.yml
@@ -41,6 +41,12 @@ designer: install ## Check, train only if the data changed, run the conversation
 
 nlu-report: train ## Intent accuracy per language on the held-out sets in tests/nlu
 	$(PY) -m bot nlu-report
+
+eval: train ## Intent and entity scores, confusions, critical-intent recall on the held-out sets (also in results/)
+	$(PY) -m bot nlu-report --out results
+
+bench: train ## Load benchmark of the whole stack against a plain Rasa assistant (writes benchmarks/results.md)
+	$(PY) -m benchmarks.run
 
 translations: install ## Extract, update and compile the message catalogs in locales/
 	$(PY) -m bot translations

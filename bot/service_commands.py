@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from bot.cli import Command, register
 
@@ -63,7 +64,7 @@ def _nlu_report(args: argparse.Namespace) -> int:
     from bot.training import ensure_model
 
     root = bootstrap.settings().project_root
-    print(report(root, ensure_model(root)))
+    print(report(root, ensure_model(root), Path(args.out) if args.out else None))
     return 0
 
 
@@ -81,6 +82,10 @@ def _link_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=7, help="days until the link expires (default 7)")
 
 
+def _nlu_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="DIR", help="also write nlu-eval.txt and nlu-eval.json (every miss) there")
+
+
 def _translations_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("steps", nargs="*", help="extract, update, compile (default: all three)")
 
@@ -91,7 +96,8 @@ register(Command("train", "train the model unless one matches the training data"
 register(Command("link", "print a signed personal web chat link for an account", _link, _link_arguments))
 register(Command("translations", "extract, update and compile the message catalogs", _translations,
                  _translations_arguments))
-register(Command("nlu-report", "intent accuracy per language on the held-out sets", _nlu_report))
+register(Command("nlu-report", "intent and entity scores per language on the held-out sets", _nlu_report,
+                 _nlu_report_arguments))
 register(Command("test-stories", "run the conversation tests in tests/stories", _test_stories))
 
 

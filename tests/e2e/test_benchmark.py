@@ -1,0 +1,45 @@
+"""The load benchmark still works: a tiny run of its load generator against the shared stack."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import load
+from benchmarks.report import render
+from tests.e2e.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def import_generated(stack, tmp_path, people):
+    placements = load.write_placements(tmp_path / "generated.csv", people)
+    done = subprocess.run([sys.executable, "-m", "bot", "import-placements", str(placements), "--creditors",
+                           "demo/creditors.yml"], cwd=ROOT, env=stack.env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_simulated_consumers_complete_whole_journeys_and_the_report_has_every_figure(stack, tmp_path):
+    people = load.consumers(4, start=9000)
+    import_generated(stack, tmp_path, people)
+    journeys = [(person.phone, load.assistant_journey(person)) for person in people[:2]]
+
+    level = asyncio.run(load.run_level(stack.rasa_url, journeys, concurrency=2))
+    growth = asyncio.run(load.conversation_growth(stack.rasa_url, people[2].phone,
+                                                  load.assistant_journey(people[2])[:4], "how much do i owe", turns=12))
+    burst = asyncio.run(load.burst(stack.rasa_url, people[3].phone, load.assistant_journey(people[3])[:4],
+                                   "how much do i owe"))
+
+    assert level.failed == [] and level.completed == 2
+    assert len(level.latencies) == 2 * len(journeys[0][1])
+    assert burst["all_answered"]
+    figures = {"levels": [level.summary()], "growth": growth, "burst": burst, "cold_start_s": 1.0, "training_s": None,
+               "peak_rss_mb": {"rasa (1)": 1.0}, "inprocess": {"parse_ms": 1.0, "predict_ms": 1.0,
+                                                              "parse_and_predict_ms": 2.0}}
+    report = render({"assistant": figures, "floor": figures, "date": "today", "command": "make bench",
+                     "machine": "this one"})
+    for figure in ("messages/s at concurrency 2", "p99 per message at concurrency 2", "turn 12 / turn 10",
+                   "burst of 5 messages", "cold start", "training from scratch", "peak RSS", "in-process NLU parse"):
+        assert figure in report

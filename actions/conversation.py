@@ -8,7 +8,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import AssistantAction, channel_of, latest_intent, previous_action
+from actions.base import AssistantAction, channel_of, input_channel, latest_intent, previous_action
+from actions.verification import VerificationAction
+from bot.services.identification import accounts_on_channel
 from bot.transcripts import transcript
 
 LANGUAGE_WORDS = {"es": ("espa", "spanish", "castellano"), "en": ("english", "ingl", "eng")}
@@ -47,8 +49,12 @@ class ActionOptIn(ConsentAction):
         return "action_opt_in"
 
 
-class ActionHandoff(AssistantAction):
-    """Queues the conversation for a person, with the reason and a redacted transcript."""
+class ActionHandoff(VerificationAction):
+    """Queues the conversation for a person, with the reason and a redacted transcript.
+
+    On a channel none of the consumer's creditors allow, the person may not answer there (the
+    outbound service refuses), so the consumer is pointed to the web chat instead of told to wait.
+    """
 
     def name(self) -> Text:
         return "action_handoff"
@@ -60,7 +66,9 @@ class ActionHandoff(AssistantAction):
             tracker.sender_id, channel_of(tracker), tracker.get_slot("active_account"),
             latest_intent(tracker) or "request_human", transcript(tracker.events), self.now(),
         )
-        dispatcher.utter_message(response="utter_handoff")
+        consumer = self._consumer_id(tracker)
+        barred = consumer is not None and not accounts_on_channel(self.ledger, consumer, input_channel(tracker))
+        dispatcher.utter_message(response="utter_handoff_elsewhere" if barred else "utter_handoff")
         return []
 
 

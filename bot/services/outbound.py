@@ -23,7 +23,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 from zoneinfo import ZoneInfo
 
 from bot.domain.accounts import Statement
@@ -65,6 +65,9 @@ PURPOSES: Dict[str, Purpose] = {
 }
 
 CAPPED_PURPOSES = tuple(name for name, purpose in PURPOSES.items() if purpose.capped)
+# Delayed messages the service itself sends again when allowed (OutboundService.send_delayed).
+# Payment outcomes are queued by the payments outbox instead; agent replies by the agent console.
+REQUEUED_PURPOSES = ("payment_reminder",)
 
 
 class Sender(Protocol):
@@ -150,13 +153,15 @@ class OutboundService:
 
     # --- the one door -------------------------------------------------------------------------
 
-    async def send(self, message: OutboundMessage, text: Optional[str] = None) -> Decision:
+    async def send(self, message: OutboundMessage, text: Optional[str] = None, *,
+                   at: Optional[datetime] = None) -> Decision:
         """Decide, send when allowed, and record the attempt whatever the outcome.
 
         `text` is a message already rendered elsewhere (Rasa's NLG for a triggered intent); the
-        service still adds the disclosure and opt-out line and applies every rule to it.
+        service still adds the disclosure and opt-out line and applies every rule to it. `at`
+        decides as of another moment than the clock's (`run-due --at`).
         """
-        now = self._clock()
+        now = at or self._clock()
         ready = await asyncio.to_thread(self._decide, message, now, text)
         if isinstance(ready, Decision):
             return ready
@@ -175,18 +180,39 @@ class OutboundService:
 
     # --- messages other parts of the product send ------------------------------------------
 
-    async def remind(self, account_ref: str, channel: Optional[str] = None) -> Decision:
-        """A payment reminder for the account: a neutral message with the consumer's personal link."""
+    async def remind(self, account_ref: str, channel: Optional[str] = None, *, message_key: Optional[str] = None,
+                     at: Optional[datetime] = None) -> Decision:
+        """A payment reminder for the account: a neutral message with the consumer's personal link.
+
+        Its key makes it once a day (the consumer's day); a delayed reminder sent later keeps its key.
+        """
         statement = await asyncio.to_thread(self.ledger.statement, account_ref)
         consumer = statement.consumer
         arguments = {"first_name": consumer.first_name}
         if self.link_for is not None:
             arguments["link"] = self.link_for(statement.account_ref, consumer.language)
-        local_day = self._clock().astimezone(_zone_or_utc(consumer.timezone)).date().isoformat()
+        local_day = (at or self._clock()).astimezone(_zone_or_utc(consumer.timezone)).date().isoformat()
         return await self.notify(
             statement, "payment_reminder", "utter_payment_reminder", arguments, channel=channel,
-            message_key=f"payment_reminder:{statement.account_ref}:{local_day}",
+            message_key=message_key or f"payment_reminder:{statement.account_ref}:{local_day}", at=at,
         )
+
+    async def send_delayed(self, at: Optional[datetime] = None) -> List[Decision]:
+        """Send again the reminders that quiet hours or the weekly cap delayed, once their time came.
+
+        The queue is the outbound record itself: a message key whose latest attempt is `delayed` with
+        `not_before` passed. Each try is decided afresh (an opt-out since then suppresses it) and
+        recorded; one delayed again stays queued.
+        """
+        now = at or self._clock()
+        due = await asyncio.to_thread(self.messaging.delayed_due, now, REQUEUED_PURPOSES)
+        decisions = []
+        for record in due:
+            decision = await self.remind(record.account_ref, record.channel, message_key=record.message_key, at=now)
+            logger.info("delayed %s %s (%s since %s): now %s (%s)", record.purpose, record.message_key,
+                        record.reason, record.attempted_at.isoformat(), decision.status, decision.reason)
+            decisions.append(decision)
+        return decisions
 
     async def notify(
         self,
@@ -197,6 +223,7 @@ class OutboundService:
         *,
         channel: Optional[str] = None,
         message_key: Optional[str] = None,
+        at: Optional[datetime] = None,
     ) -> Decision:
         """A message about an account to its consumer, on the phone channel they last used (else SMS)."""
         statement = account if isinstance(account, Statement) else await asyncio.to_thread(
@@ -209,7 +236,7 @@ class OutboundService:
             purpose=purpose, response=response, channel=channel, address=address,
             arguments=dict(arguments or {}), consumer_id=statement.consumer.id,
             account_ref=statement.account_ref, message_key=message_key,
-        ))
+        ), at=at)
 
     async def agent_reply(self, channel: str, address: str, text: str, account_ref: Optional[str] = None,
                           consumer_id: Optional[int] = None) -> Decision:

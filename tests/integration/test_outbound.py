@@ -108,6 +108,49 @@ async def test_quiet_hours_delay_until_8am_in_the_consumers_zone(service, transp
     assert logged.not_before == decision.not_before and "Maya" in logged.body
 
 
+async def test_a_reminder_delayed_by_quiet_hours_goes_out_at_8am_by_itself(service, transport, clock):
+    night = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)  # 6:00 in Los Angeles
+    clock.now = night
+    delayed = await service.remind("BW-10001")
+    assert await service.send_delayed() == [] and transport.sent == []  # 6:00: still too early
+    clock.now = delayed.not_before - timedelta(minutes=1)
+    assert await service.send_delayed() == []
+    clock.now = delayed.not_before + timedelta(minutes=5)
+    [resent] = await service.send_delayed()
+    assert (resent.status, resent.reason) == ("sent", "allowed")
+    assert transport.bodies(MAYA)[0].startswith("Hi Maya, this is Resolve with a reminder")
+    assert await service.send_delayed() == [] and len(transport.sent) == 1  # sent once, the queue is empty
+    logged = service.messaging.attempts(account_ref="BW-10001")
+    assert [(a.status, a.reason) for a in logged] == [("delayed", "quiet_hours"), ("sent", "allowed")]
+    assert logged[0].message_key == logged[1].message_key  # the same reminder, not a new one
+    assert (await service.remind("BW-10001")).reason == "duplicate"  # and still once a day
+
+
+async def test_a_delayed_reminder_obeys_an_opt_out_that_came_meanwhile(service, transport, demo_ledger, clock):
+    clock.now = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
+    delayed = await service.remind("BW-10001")
+    demo_ledger.record_consent("sms", MAYA, False, "STOP", clock.now + timedelta(minutes=30))
+    clock.now = delayed.not_before
+    [decision] = await service.send_delayed()
+    assert (decision.status, decision.reason) == ("suppressed", "opted_out") and transport.sent == []
+    assert await service.send_delayed() == []  # suppressed is final: not tried again
+
+
+async def test_a_reminder_delayed_by_the_weekly_cap_goes_out_when_the_week_allows(demo_ledger, catalogs, clock,
+                                                                                transport):
+    service = make_service(demo_ledger, catalogs, clock, transport, weekly_cap=1)
+    first = clock.now
+    assert (await service.remind("BW-10001")).sent
+    clock.now = first + timedelta(days=1)
+    capped = await service.remind("BW-10001")
+    assert (capped.reason, capped.not_before) == ("weekly_cap", first + timedelta(days=7))
+    clock.now = first + timedelta(days=3)
+    assert await service.send_delayed() == []
+    clock.now = capped.not_before
+    [resent] = await service.send_delayed()
+    assert resent.sent and len(transport.sent) == 2
+
+
 async def test_an_agents_reply_goes_out_with_the_opt_out_line(service, transport):
     decision = await service.agent_reply("sms", MAYA, "We received your letter.", account_ref="BW-10001")
     assert (decision.status, decision.reason) == ("sent", "allowed")

@@ -73,6 +73,9 @@ class Settings:
     outbound_weekly_cap: int = 3
     messaging_config: Optional[Path] = None  # WhatsApp templates; None: <project>/messaging.yml
     webchat_allowed_origins: Tuple[str, ...] = ()  # empty: the backend's own origins
+    # Email (web chat codes): SMTP_URL unset -> the sandbox mailbox, .eml files under var/mail.
+    smtp_url: Optional[str] = field(default=None, repr=False)  # may carry a password
+    email_from: Optional[str] = None
     # Payments: Rasa's HTTP API as the backend reaches it (payment outcomes via trigger_intent) and its
     # token (None: derived from the secret key by bot.bootstrap.rasa_api_token, so every process agrees).
     rasa_url: str = "http://127.0.0.1:5005"
@@ -114,6 +117,8 @@ class Settings:
             sms_max_segments=_count(env, "SMS_MAX_SEGMENTS", 3),
             outbound_weekly_cap=_count(env, "OUTBOUND_WEEKLY_CAP", 3),
             messaging_config=Path(_opt(env, "MESSAGING_CONFIG")) if _opt(env, "MESSAGING_CONFIG") else None,
+            smtp_url=_opt(env, "SMTP_URL"),
+            email_from=_opt(env, "EMAIL_FROM"),
             webchat_allowed_origins=tuple(
                 o.strip().rstrip("/") for o in (_opt(env, "WEBCHAT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),

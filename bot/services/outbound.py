@@ -82,18 +82,27 @@ class Sender(Protocol):
     async def send_content(self, to: str, content_sid: str, variables: Mapping[str, str]) -> str: ...
 
 
+class EmailSender(Protocol):
+    """The email channel's way out (bot.adapters.email_sender: SMTP, or the sandbox mailbox)."""
+
+    channel: str
+
+    async def send_email(self, to: str, subject: str, body: str) -> str: ...
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     purpose: str
     response: str  # a response name of the domain; the text is rendered in the consumer's language
-    channel: str  # sms | whatsapp | webchat
-    address: str  # the channel address: +E.164, or whatsapp:+E.164
+    channel: str  # sms | whatsapp | email
+    address: str  # the channel address: +E.164, whatsapp:+E.164, or an email address
     arguments: Mapping[str, str] = field(default_factory=dict)
     consumer_id: Optional[int] = None
     account_ref: Optional[str] = None
     language: Optional[str] = None  # default: the consumer's placement language
     message_key: Optional[str] = None  # a message with the same key is sent once
     masked: Tuple[str, ...] = ()  # values kept out of the record (a one-time code)
+    subject: Optional[str] = None  # email: the response name of the subject line
 
     def __post_init__(self) -> None:
         if self.purpose not in PURPOSES:
@@ -118,8 +127,9 @@ class Decision:
 class _Ready:
     """Everything allowed it: what to send, and the record's body."""
 
-    sender: Sender
+    sender: Union[Sender, EmailSender]
     body: str
+    subject: str = ""  # email only
     template: Optional[Template] = None
     variables: Mapping[str, str] = field(default_factory=dict)
     reason: str = "allowed"
@@ -131,7 +141,7 @@ class OutboundService:
         ledger,
         messaging,
         catalogs,
-        senders: Mapping[str, Sender],
+        senders: Mapping[str, Union[Sender, EmailSender]],
         *,
         config: MessagingConfig = MessagingConfig(),
         weekly_cap: int = 3,
@@ -294,7 +304,12 @@ class OutboundService:
                     return stop("suppressed", "whatsapp_window_closed")
                 variables = template.content_variables(message.arguments)
                 record = f"template {template.content_sid} {json.dumps(variables, ensure_ascii=False)}"
-                return _Ready(sender, record, template, variables, reason="allowed_template")
+                return _Ready(sender, record, template=template, variables=variables, reason="allowed_template")
+        if message.channel == "email":
+            if not message.subject:
+                raise ValueError(f"an email needs a subject response: {message.response}")
+            subject = self.catalogs.render(message.subject, language, "email")["text"]
+            return _Ready(sender, body, subject=subject, reason=reason)
         return _Ready(sender, body, reason=reason)
 
     def _render(self, message: OutboundMessage, purpose: Purpose, statement: Optional[Statement],
@@ -315,6 +330,8 @@ class OutboundService:
     async def _deliver(self, message: OutboundMessage, ready: _Ready) -> Tuple[str, ...]:
         if ready.template is not None:
             return (await ready.sender.send_content(message.address, ready.template.content_sid, ready.variables),)
+        if message.channel == "email":
+            return (await ready.sender.send_email(message.address, ready.subject, ready.body),)
         if message.channel == "sms":
             parts = split_sms(ready.body, self.sms_max_segments)
         else:

@@ -69,6 +69,7 @@ class Settings:
     secret_key: Optional[str] = field(default=None, repr=False)  # None: var/secret.key, made once
     # Messaging (docs/channels.md). TWILIO_API_BASE points the Twilio client at a local fake (tests).
     twilio_api_base: Optional[str] = None
+    stripe_api_base: Optional[str] = None  # tests: STRIPE_API_BASE points stripe-python at a local fake
     sms_max_segments: int = 3
     outbound_weekly_cap: int = 3
     messaging_config: Optional[Path] = None  # WhatsApp templates; None: <project>/messaging.yml
@@ -114,6 +115,7 @@ class Settings:
             rasa_api_token=_opt(env, "RASA_API_TOKEN"),
             payments_scheduler_seconds=_count(env, "PAYMENTS_SCHEDULER_SECONDS", 60),
             twilio_api_base=_opt(env, "TWILIO_API_BASE"),
+            stripe_api_base=_opt(env, "STRIPE_API_BASE"),
             sms_max_segments=_count(env, "SMS_MAX_SEGMENTS", 3),
             outbound_weekly_cap=_count(env, "OUTBOUND_WEEKLY_CAP", 3),
             messaging_config=Path(_opt(env, "MESSAGING_CONFIG")) if _opt(env, "MESSAGING_CONFIG") else None,

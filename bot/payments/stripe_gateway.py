@@ -129,6 +129,19 @@ def normalize_stripe_event(event: Mapping[str, Any]) -> g.GatewayEvent:
     return make(g.IGNORED)
 
 
+def _gateway_error(exc: stripe.StripeError) -> g.GatewayError:
+    """After stripe-python's own retries (same key, backoff): is the outcome unknown, or a refusal?
+
+    No answer, a timeout, a 5xx or a 429 leave the outcome unknown or the request unprocessed: the
+    caller may retry later with the same idempotency key (GatewayUnavailable). Anything else is Stripe
+    saying no to this request, which the same request would hear again.
+    """
+    status = getattr(exc, "http_status", None) or 0
+    if isinstance(exc, stripe.APIConnectionError) or status >= 500 or status == 429:
+        return g.GatewayUnavailable(f"Stripe unavailable ({status or 'no answer'}): {exc.user_message or exc}")
+    return g.GatewayError(f"Stripe refused: {exc.user_message or exc}")
+
+
 class StripeGateway(g.PaymentGateway):
     """Stripe through an injected StripeClient; blocking calls (the service runs in a worker thread)."""
 
@@ -162,10 +175,8 @@ class StripeGateway(g.PaymentGateway):
     def _call(self, method: Callable[..., Any], params: Dict[str, Any], idempotency_key: str) -> Any:
         try:
             return method(params=params, options={"idempotency_key": idempotency_key})
-        except stripe.APIConnectionError as exc:
-            raise g.GatewayUnavailable(f"Stripe unreachable: {exc.user_message or exc}") from None
         except stripe.StripeError as exc:
-            raise g.GatewayError(f"Stripe refused: {exc.user_message or exc}") from None
+            raise _gateway_error(exc) from None
 
     def create_checkout(self, checkout: g.CheckoutRequest) -> g.HostedCheckout:
         now = self.clock()
@@ -226,10 +237,8 @@ class StripeGateway(g.PaymentGateway):
             error = (exc.json_body or {}).get("error") or {}
             return g.ChargeResult("failed", _id(error.get("payment_intent")),
                                   error.get("decline_code") or exc.code or "card_declined")
-        except stripe.APIConnectionError as exc:
-            raise g.GatewayUnavailable(f"Stripe unreachable: {exc.user_message or exc}") from None
         except stripe.StripeError as exc:
-            raise g.GatewayError(f"Stripe refused: {exc.user_message or exc}") from None
+            raise _gateway_error(exc) from None
         if intent.status == "succeeded":
             return g.ChargeResult("succeeded", intent.id)
         if intent.status == "processing":

@@ -10,7 +10,8 @@ one-time codes all ask this service, which decides and records (append-only) one
 * suppressed never: the address opted out, the creditor does not allow the channel, collection is
              stopped on the account, WhatsApp's 24-hour window is closed and no approved template
              exists, the same message went out already, or the channel is not configured;
-* failed     the provider refused or could not be reached.
+* failed     the provider refused or could not be reached; a reminder the provider could not take
+             (5xx, 429, no answer) gets a `not_before` and is tried again, up to 3 failures.
 
 Texts come only from the response catalog (domain.yml and locales/) in the consumer's language;
 proactive messages carry the channel's opt-out line, and accounts of agency creditors the debt
@@ -68,6 +69,8 @@ CAPPED_PURPOSES = tuple(name for name, purpose in PURPOSES.items() if purpose.ca
 # Delayed messages the service itself sends again when allowed (OutboundService.send_delayed).
 # Payment outcomes are queued by the payments outbox instead; agent replies by the agent console.
 REQUEUED_PURPOSES = ("payment_reminder",)
+FAILED_RETRY_AFTER = timedelta(minutes=10)  # a reminder the provider could not take is tried again then
+MAX_SEND_FAILURES = 3
 
 
 class Sender(Protocol):
@@ -180,7 +183,8 @@ class OutboundService:
         except Exception as error:  # the provider's refusal is a recorded outcome, not a crash
             logger.warning("could not send %s to %s: %s", message.purpose, message.channel, error)
             code = getattr(error, "code", None)
-            decision = Decision("failed", f"provider_error:{code or type(error).__name__}",
+            retry_at = await asyncio.to_thread(self._retry_at, message, error, now)
+            decision = Decision("failed", f"provider_error:{code or type(error).__name__}", retry_at,
                                 channel=message.channel, address=message.address)
         else:
             decision = Decision("sent", ready.reason, provider_ids=ids, channel=message.channel,
@@ -340,6 +344,18 @@ class OutboundService:
         for part in parts:
             ids.append(await ready.sender.send_text(message.address, part))
         return tuple(ids)
+
+    def _retry_at(self, message: OutboundMessage, error: Exception, now: datetime) -> Optional[datetime]:
+        """When a failed reminder is tried again (send_delayed), if it is: the provider was down or slow
+        (5xx, 429, no answer), not refusing this message, and it has failed fewer than MAX_SEND_FAILURES times."""
+        status = getattr(error, "status", None)
+        if message.purpose not in REQUEUED_PURPOSES or not message.message_key:
+            return None
+        if status is not None and status not in (429,) and status < 500:
+            return None  # Twilio refused this message (unsubscribed, invalid number): trying again changes nothing
+        if self.messaging.failures(message.message_key) + 1 >= MAX_SEND_FAILURES:
+            return None
+        return now + FAILED_RETRY_AFTER
 
     def _record(self, message: OutboundMessage, decision: Decision, body: str, now: datetime) -> None:
         for value in message.masked:

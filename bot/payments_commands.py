@@ -39,5 +39,5 @@ def _run_due_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run as of this ISO-8601 moment instead of now (tests, catching up after downtime)")
 
 
-register(Command("run-due", "charge due installments, retry failed ones, resolve promises, send notifications and delayed reminders",
-                 _run_due, _run_due_arguments))
+register(Command("run-due", "charge due installments, retry failed ones, resolve promises, send notifications "
+                 "and delayed reminders", _run_due, _run_due_arguments))

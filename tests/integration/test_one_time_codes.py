@@ -129,8 +129,8 @@ def email_codes(ledger, catalogs, clock, email_sender):  # noqa: F811
     ("BW-10001", "maya.thompson@example.com", "m•••@e•••", "Your Resolve code", "Your Resolve code is 482913."),
     ("NW-20001", "lucia.hernandez@example.com", "l•••@e•••", "Su código de Resolve", "Su código de Resolve es 482913."),
 ])
-async def test_a_code_by_email_goes_through_smtp_to_the_email_on_file(demo_ledger, catalogs, clock, smtp_server,  # noqa: F811
-                                                                      reference, email, hint, subject, opening):
+async def test_a_code_by_email_goes_through_smtp_to_the_email_on_file(  # noqa: F811 (fixtures)
+        demo_ledger, catalogs, clock, smtp_server, reference, email, hint, subject, opening):
     sender = SmtpSender(f"smtp://resolve:p%40ss%20word@127.0.0.1:{smtp_server.port}", "Resolve <codes@resolve.example>")
     codes = email_codes(demo_ledger, catalogs, clock, sender)
     request = await codes.request("web-1", reference, route="email")
@@ -156,8 +156,8 @@ async def test_without_smtp_the_code_lands_in_the_sandbox_mailbox(demo_ledger, c
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
 
 
-async def test_an_unknown_reference_by_email_gets_the_same_answer_and_nothing_is_sent(demo_ledger, catalogs, clock,  # noqa: F811
-                                                                                      smtp_server):
+async def test_an_unknown_reference_by_email_gets_the_same_answer_and_nothing_is_sent(  # noqa: F811 (fixtures)
+        demo_ledger, catalogs, clock, smtp_server):
     codes = email_codes(demo_ledger, catalogs, clock, SmtpSender(smtp_server.url))
     first = await codes.request("web-2", "ZZ-99999", route="email")
     again = await codes.request("web-3", "zz99999", route="email")
@@ -166,7 +166,8 @@ async def test_an_unknown_reference_by_email_gets_the_same_answer_and_nothing_is
     assert (await codes.check("web-2", "482913")).outcome == "wrong"
 
 
-async def test_an_unreachable_smtp_server_is_recorded_and_the_visitor_learns_nothing(demo_ledger, catalogs, clock):  # noqa: F811
+async def test_an_unreachable_smtp_server_is_recorded_and_the_visitor_learns_nothing(  # noqa: F811 (fixtures)
+        demo_ledger, catalogs, clock):
     from tests.twilio_fakes import free_port
 
     codes = email_codes(demo_ledger, catalogs, clock, SmtpSender(f"smtp://127.0.0.1:{free_port()}"))

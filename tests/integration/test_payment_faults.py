@@ -86,7 +86,8 @@ def ledger_payments(engine) -> dict:
     """The ledger's payment entries, by the provider's payment reference of their request -> amount."""
     le, pr = t.ledger_entries, tp.payment_requests
     with engine.connect() as connection:
-        entries = connection.execute(select(le.c.idempotency_key, le.c.amount_minor).where(le.c.kind == "payment")).all()
+        entries = connection.execute(
+            select(le.c.idempotency_key, le.c.amount_minor).where(le.c.kind == "payment")).all()
         refs = dict(connection.execute(select(pr.c.id, pr.c.payment_ref)).all())
     paid = [(refs[entry.idempotency_key.split(":", 1)[1]], -entry.amount_minor) for entry in entries]
     assert len({ref for ref, _ in paid}) == len(paid), f"a payment recorded twice: {paid}"

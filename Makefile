@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON310 := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 
-.PHONY: run install test test-fast train validate lint-conversations designer nlu-report eval bench translations browser shell interactive clean
+.PHONY: run install test test-fast train validate lint-conversations designer nlu-report eval bench translations browser shell interactive clean audit
 
 run: install ## Start everything: web chat, Rasa, actions, backend (Ctrl-C stops all)
 	$(PY) -m bot import-placements demo/placements.csv --creditors demo/creditors.yml
@@ -54,13 +54,22 @@ translations: install ## Extract, update and compile the message catalogs in loc
 browser: ## Debian's Chromium for the browser tests
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install browser train lint-conversations ## The whole suite: unit, integration, e2e, browser, stories, NLU
+test: install browser train lint-conversations audit ## The whole suite: unit, integration, e2e, browser, stories, NLU
 	$(PY) -m pytest
 	$(PY) -m bot test-stories
 	$(PY) -m bot nlu-report
 
 test-fast: install ## Everything that needs no running stack
 	$(PY) -m pytest -m "not e2e and not browser"
+
+AUDIT_VENV := var/audit-venv
+# pip-audit needs packaging>=23 and Rasa 3.6 pins packaging<21: it gets a virtual environment of its own.
+# No network (or no advisories reachable): a loud "NOT RUN" and success; a fixable vulnerability: failure.
+audit: ## Known vulnerabilities in the pinned dependencies (pip-audit; see .ci/audit.py)
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON310) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/pip install --quiet -r requirements-audit.txt; } || \
+		{ echo "audit: NOT RUN, pip-audit could not be installed (no network?)"; rm -rf $(AUDIT_VENV); exit 0; }
+	$(PYTHON310) .ci/audit.py $(AUDIT_VENV)/bin/pip-audit constraints.txt
 
 # `make run` serves the actions (5055) and the NLG (8000) that endpoints.yml names; Rasa's own
 # server there holds 5005, so the shell's runs beside it. AS is the sender: a phone number on file

@@ -7,10 +7,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import AssistantAction, channel_of, latest_intent, locale_of, previous_action
+from actions.base import AssistantAction, channel_of, input_channel, latest_intent, locale_of, previous_action
+from actions.verification import VerificationAction
 from bot import bootstrap
-from bot.i18n import format_moment_in_zone
 from bot.domain.language import requested_language
+from bot.i18n import format_moment_in_zone
+from bot.services.identification import accounts_on_channel
 from bot.transcripts import transcript
 
 LANGUAGES = ("en", "es")
@@ -49,10 +51,12 @@ class ActionOptIn(ConsentAction):
         return "action_opt_in"
 
 
-class ActionHandoff(AssistantAction):
+class ActionHandoff(VerificationAction):
     """Queues the conversation for a person, with the reason and a redacted transcript.
 
-    Outside agent hours (AGENT_HOURS) the consumer is told when to expect the reply.
+    Outside agent hours (AGENT_HOURS) the consumer is told when to expect the reply. On a channel
+    none of the consumer's creditors allow, the person may not answer there (the outbound service
+    refuses), so the consumer is pointed to the web chat instead of told to wait.
     """
 
     def __init__(self, *args: Any, agent_hours: Any = None, **kwargs: Any) -> None:
@@ -73,6 +77,10 @@ class ActionHandoff(AssistantAction):
             tracker.sender_id, channel_of(tracker), tracker.get_slot("active_account"),
             latest_intent(tracker) or "request_human", transcript(tracker.events), self.now(),
         )
+        consumer = self._consumer_id(tracker)
+        if consumer is not None and not accounts_on_channel(self.ledger, consumer, input_channel(tracker)):
+            dispatcher.utter_message(response="utter_handoff_elsewhere")
+            return []
         opening = self.agent_hours.next_opening(self.now()) if self.agent_hours else None
         if opening is None:
             dispatcher.utter_message(response="utter_handoff")

@@ -30,6 +30,7 @@ from bot.domain.money import Money
 from bot.i18n import format_day, format_money
 from bot.payments.model import (
     PaymentRefused,
+    PaymentDelayed,
     PaymentUnavailable,
     PlanRefused,
     PlansNotAllowed,
@@ -370,6 +371,9 @@ class ActionAcceptOffer(PaymentAction):
             say(dispatcher, self._create(offer, conversation, channel, locale))
         except (PaymentRefused, PlanRefused, PromiseRefused) as refused:
             say(dispatcher, [refusal_reply(refused.reason, self.payments.options(offer.account_ref), locale)])
+        except PaymentDelayed:
+            dispatcher.utter_message(response="utter_payment_link_delayed")
+            return clear_offer()  # created and queued: the link follows by itself
         except PaymentUnavailable:
             dispatcher.utter_message(response="utter_payment_unavailable")
             return []  # the offer stands: "yes" again in a minute creates it

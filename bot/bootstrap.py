@@ -147,12 +147,21 @@ def personal_link(account_ref: str, language: str, days: int = 7) -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def email_sender():
+    """SMTP when SMTP_URL is set, else the sandbox mailbox (.eml files under var/mail)."""
+    from bot.adapters.email_sender import build_email_sender
+
+    return build_email_sender(settings())
+
+
+@functools.lru_cache(maxsize=None)
 def outbound():
     """The outbound messaging service every proactive message goes through."""
     from bot.services.outbound import OutboundService
 
+    senders = {channel: twilio_sender(channel) for channel in ("sms", "whatsapp")}
     return OutboundService(
-        ledger(), messaging(), catalogs(), {channel: twilio_sender(channel) for channel in ("sms", "whatsapp")},
+        ledger(), messaging(), catalogs(), {**senders, "email": email_sender()},
         config=messaging_config(), weekly_cap=settings().outbound_weekly_cap,
         sms_max_segments=settings().sms_max_segments, link_for=personal_link,
     )

@@ -75,10 +75,14 @@ class Settings:
     secret_key: Optional[str] = field(default=None, repr=False)  # None: var/secret.key, made once
     # Messaging (docs/channels.md). TWILIO_API_BASE points the Twilio client at a local fake (tests).
     twilio_api_base: Optional[str] = None
+    stripe_api_base: Optional[str] = None  # tests: STRIPE_API_BASE points stripe-python at a local fake
     sms_max_segments: int = 3
     outbound_weekly_cap: int = 3
     messaging_config: Optional[Path] = None  # WhatsApp templates; None: <project>/messaging.yml
     webchat_allowed_origins: Tuple[str, ...] = ()  # empty: the backend's own origins
+    # Email (web chat codes): SMTP_URL unset -> the sandbox mailbox, .eml files under var/mail.
+    smtp_url: Optional[str] = field(default=None, repr=False)  # may carry a password
+    email_from: Optional[str] = None
     # Payments: Rasa's HTTP API as the backend reaches it (payment outcomes via trigger_intent) and its
     # token (None: derived from the secret key by bot.bootstrap.rasa_api_token, so every process agrees).
     rasa_url: str = "http://127.0.0.1:5005"
@@ -122,9 +126,12 @@ class Settings:
             rasa_api_token=_opt(env, "RASA_API_TOKEN"),
             payments_scheduler_seconds=_count(env, "PAYMENTS_SCHEDULER_SECONDS", 60),
             twilio_api_base=_opt(env, "TWILIO_API_BASE"),
+            stripe_api_base=_opt(env, "STRIPE_API_BASE"),
             sms_max_segments=_count(env, "SMS_MAX_SEGMENTS", 3),
             outbound_weekly_cap=_count(env, "OUTBOUND_WEEKLY_CAP", 3),
             messaging_config=Path(_opt(env, "MESSAGING_CONFIG")) if _opt(env, "MESSAGING_CONFIG") else None,
+            smtp_url=_opt(env, "SMTP_URL"),
+            email_from=_opt(env, "EMAIL_FROM"),
             webchat_allowed_origins=tuple(
                 o.strip().rstrip("/") for o in (_opt(env, "WEBCHAT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),

@@ -1,8 +1,11 @@
-"""Payments commands: `python -m bot run-due` (cron's way to run the payments scheduler)."""
+"""Payments commands: `python -m bot run-due` (cron's way to run the payments scheduler, and to send the
+reminders quiet hours or the weekly cap delayed)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 
 from bot.cli import Command, register
@@ -24,6 +27,10 @@ def _run_due(args: argparse.Namespace) -> int:
         return 2
     summary = bootstrap.payments().run_due(at)
     print(summary)
+    delayed = asyncio.run(bootstrap.outbound().send_delayed(at))
+    if delayed:
+        counts = Counter(decision.status for decision in delayed)
+        print("delayed reminders: " + ", ".join(f"{status}={n}" for status, n in sorted(counts.items())))
     return 1 if summary.errors else 0
 
 
@@ -32,5 +39,5 @@ def _run_due_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run as of this ISO-8601 moment instead of now (tests, catching up after downtime)")
 
 
-register(Command("run-due", "charge due installments, retry failed ones, resolve promises, send notifications",
-                 _run_due, _run_due_arguments))
+register(Command("run-due", "charge due installments, retry failed ones, resolve promises, send notifications "
+                 "and delayed reminders", _run_due, _run_due_arguments))

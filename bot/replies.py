@@ -174,6 +174,8 @@ def payment_outcome_reply(view, event: str, locale: str) -> Reply:
         return Reply("utter_plan_setup_complete")
     if event == "plan_broken":
         return Reply("utter_plan_broken")
+    if event == "payment_link_ready":
+        return Reply("utter_payment_link_ready", {"amount": amount, "url": view.url or ""})
     if view.outcome == "paid":
         return Reply("utter_payment_succeeded", {"amount": amount, "balance": balance})
     if view.installment_seq is not None and view.next_retry_at is not None:

@@ -31,6 +31,26 @@ def load_or_create_key(path: Path) -> str:
     return key
 
 
+def token_parts(token: object) -> list:
+    """`<value>.<expiry>.<signature>` split, or [] for anything a signer cannot have written: not a str,
+    not UTF-8 (a lone surrogate), or an expiry that is not ASCII digits (str.isdigit takes '²')."""
+    if not isinstance(token, str):
+        return []
+    try:
+        token.encode()
+    except UnicodeEncodeError:
+        return []
+    parts = token.rsplit(".", 2)
+    if len(parts) != 3 or not parts[0] or not (parts[1].isascii() and parts[1].isdigit()):
+        return []
+    return parts
+
+
+def same_signature(given: str, expected: str) -> bool:
+    """Constant-time comparison that cannot raise (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _derive(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
 
@@ -69,11 +89,11 @@ class LinkSigner:
 
     def verify(self, token: Optional[str], now: Optional[float] = None) -> Optional[str]:
         """The account reference of a valid, unexpired token; None otherwise."""
-        parts = (token or "").rsplit(".", 2)
-        if len(parts) != 3 or not parts[1].isdigit():
+        parts = token_parts(token)
+        if not parts:
             return None
         account_ref, expires, signature = parts
-        if not hmac.compare_digest(signature, self._signature(f"{account_ref}.{expires}")):
+        if not same_signature(signature, self._signature(f"{account_ref}.{expires}")):
             return None
         if int(expires) < (now or time.time()):
             return None

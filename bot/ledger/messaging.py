@@ -165,19 +165,41 @@ class SqlMessaging(SqlStore):
 
     def sent_proactive_since(self, consumer_id: int, since: datetime,
                              purposes: Optional[Sequence[str]] = None) -> List[datetime]:
-        """When proactive messages (of `purposes`, if given) went out to the consumer since `since`,
-        oldest first: what the weekly cap counts."""
+        """When proactive messages (of `purposes`, if given) went out to the consumer after `since`,
+        oldest first: what the weekly cap counts (one sent exactly 7 days ago no longer counts, which
+        is the moment a capped message's `not_before` names)."""
         oa = outbound_attempts
         query = (
             select(oa.c.attempted_at)
             .where(oa.c.consumer_id == consumer_id, oa.c.proactive.is_(True), oa.c.status == "sent",
-                   oa.c.attempted_at >= since)
+                   oa.c.attempted_at > since)
             .order_by(oa.c.attempted_at)
         )
         if purposes is not None:
             query = query.where(oa.c.purpose.in_(list(purposes)))
         with self.engine.connect() as connection:
             return [row.attempted_at for row in connection.execute(query)]
+
+    def delayed_due(self, now: datetime, purposes: Sequence[str]) -> List[OutboundRecord]:
+        """Delayed (or failed, retryable) attempts whose time has come and that nothing was tried after
+        (same message key), oldest first: the queue of messages to send again."""
+        oa = outbound_attempts
+        later = oa.alias("later")
+        newer = select(later.c.id).where(later.c.message_key == oa.c.message_key, later.c.id > oa.c.id)
+        query = (
+            select(oa)
+            .where(oa.c.status.in_(("delayed", "failed")), oa.c.not_before <= now, oa.c.message_key.is_not(None),
+                   oa.c.purpose.in_(list(purposes)), ~newer.exists())
+            .order_by(oa.c.not_before, oa.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [_record(row) for row in connection.execute(query)]
+
+    def failures(self, message_key: str) -> int:
+        oa = outbound_attempts
+        query = select(func.count()).select_from(oa).where(oa.c.message_key == message_key, oa.c.status == "failed")
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def was_sent(self, message_key: str) -> bool:
         oa = outbound_attempts

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Row
@@ -205,6 +205,24 @@ class SqlPayments(SqlStore):
                 pl = p.payment_plans
                 connection.execute(update(pl).where(pl.c.id == plan_id, pl.c.customer_ref.is_(None))
                                    .values(customer_ref=customer_ref))
+
+    def pending_checkouts(self) -> List[Row]:
+        """Open requests whose hosted page the gateway has not created yet (it was unavailable)."""
+        pr = p.payment_requests
+        with self._read() as connection:
+            return connection.execute(select(pr).where(
+                pr.c.status == "open", pr.c.url.is_(None), pr.c.gateway_ref.is_(None),
+                or_(pr.c.purpose.in_(ONE_TIME_PURPOSES), pr.c.save_method.is_(True)))
+                .order_by(pr.c.created_at)).all()
+
+    def queue_link_ready(self, request_id: str, now: datetime, policy: m.RetryPolicy) -> List[int]:
+        """Queue the late link for the conversation that asked for it (the outbox delivers it)."""
+        pr = p.payment_requests
+        with self._write() as connection:
+            row = connection.execute(select(pr).where(pr.c.id == request_id)).one()
+            queued = self._notify(connection, row, m.EVENT_LINK_READY, f"{m.EVENT_LINK_READY}:{request_id}", now,
+                                  policy)
+        return [queued] if queued else []
 
     def abandon_request(self, request_id: str, now: datetime) -> None:
         """The gateway could not create the page: the request (and a plan waiting on it) is cancelled."""
@@ -820,7 +838,8 @@ class SqlPayments(SqlStore):
         info = self._account(connection, account_id=request.account_id)
         if info.stop_reason and event_name not in (m.EVENT_SUCCEEDED, m.EVENT_REFUNDED):
             return None  # collection stopped: receipts only, nothing that asks for money
-        initiated = (request.url is not None and event_name in (m.EVENT_SUCCEEDED, m.EVENT_FAILED, m.EVENT_PLAN_SETUP)
+        initiated = (request.url is not None and event_name in (m.EVENT_SUCCEEDED, m.EVENT_FAILED, m.EVENT_PLAN_SETUP,
+                                                                 m.EVENT_LINK_READY)
                      and now - request.created_at <= timedelta(minutes=policy.consumer_initiated_minutes))
         deliver_after = now if initiated else next_contact_time(now, info.timezone)
         payload = {"payment_request_id": request.id, "payment_event": event_name, "account_ref": info.account_ref,

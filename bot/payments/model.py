@@ -21,6 +21,7 @@ EVENT_REFUNDED = "payment_refunded"
 EVENT_REVERSED = "payment_reversed"  # chargeback
 EVENT_PLAN_SETUP = "plan_setup_complete"
 EVENT_PLAN_BROKEN = "plan_broken"
+EVENT_LINK_READY = "payment_link_ready"  # a page the gateway could not create at first is ready now
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,15 @@ class PromiseRefused(Exception):
 
 class PaymentUnavailable(Exception):
     """The gateway could not be reached: nothing was created; ask the consumer to try again later."""
+
+
+class PaymentDelayed(PaymentUnavailable):
+    """The gateway did not answer, or answered 5xx, after its retries: the request is kept and the
+    scheduler tries again with the same idempotency key; the link goes to the conversation when ready."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"payment request {request_id}: the payment page is queued")
+        self.request_id = request_id
 
 
 class UnknownPaymentRequest(LookupError):
@@ -272,6 +282,7 @@ class RunDueSummary:
     unavailable: int = 0
     promises_kept: int = 0
     promises_broken: int = 0
+    links_created: int = 0  # payment pages the gateway could not create at first
     notifications_sent: int = 0
     notifications_failed: int = 0
     errors: list = field(default_factory=list)

@@ -30,6 +30,7 @@ from bot.payments import gateway as g
 from bot.payments import model as m
 from bot.payments.labels import purpose_label
 from bot.payments.model import (  # noqa: F401  (re-exported: callers import the errors from the service)
+    PaymentDelayed,
     PaymentRefused,
     PaymentUnavailable,
     PlanRefused,
@@ -196,9 +197,12 @@ class PaymentsService:
             status="open", gateway=self.gateway.name, idempotency_key=f"payreq:{request_id}", save_method=False,
             settlement_offer_id=offer_id, refunded_minor=0, disputed_minor=0, conversation_id=conversation_id,
             channel=channel, expires_at=expires_at, created_at=now, updated_at=now))
-        url = self._checkout(request_id, info, amount, purpose, expires_at, save_method=False)
-        for gateway_ref in self.store.supersede_open_requests(info.id, request_id, now):
-            self.gateway.cancel_checkout(gateway_ref)
+        try:
+            url = self._checkout(request_id, info, amount, purpose, expires_at, save_method=False)
+        finally:  # a page made now or queued for later replaces the older ones; a refusal (abandoned) does not
+            if self.store.request_row(request_id).status == "open":
+                for gateway_ref in self.store.supersede_open_requests(info.id, request_id, now):
+                    self.gateway.cancel_checkout(gateway_ref)
         return m.PaymentRequest(request_id, url, amount, expires_at, purpose)
 
     def _checkout(self, request_id: str, info: AccountInfo, amount: Money, purpose: str, expires_at: datetime,
@@ -211,6 +215,9 @@ class PaymentsService:
                 description=description, idempotency_key=f"payreq:{request_id}", expires_at=expires_at,
                 save_method=save_method, customer_ref=customer_ref, customer_email=info.email,
                 language=info.language))
+        except g.GatewayUnavailable as exc:
+            logger.warning("checkout for payment request %s queued, the gateway is unavailable: %s", request_id, exc)
+            raise m.PaymentDelayed(request_id) from None
         except g.GatewayError as exc:
             logger.warning("checkout for payment request %s failed: %s", request_id, exc)
             self.store.abandon_request(request_id, self._now())
@@ -391,8 +398,27 @@ class PaymentsService:
                 logger.exception("installment %s: %s", installment_id, exc)
                 summary.errors.append(f"installment {installment_id}: {type(exc).__name__}")
         summary.promises_kept, summary.promises_broken = self.store.resolve_due_promises(now)
+        summary.links_created = self.retry_checkouts(now)
         summary.notifications_sent, summary.notifications_failed = self.deliver_notifications(now)
         return summary
+
+    def retry_checkouts(self, now: datetime) -> int:
+        """Create the payment pages the gateway could not create when asked (same idempotency key), and
+        queue each link for the conversation that asked; a request past its expiry is given up."""
+        created = 0
+        for row in self.store.pending_checkouts():
+            if row.expires_at <= now:
+                self.store.abandon_request(row.id, now)
+                continue
+            info = self.store.account(self.payment_request(row.id).account_ref)
+            try:
+                self._checkout(row.id, info, Money(row.amount_minor, row.currency), row.purpose, row.expires_at,
+                               save_method=bool(row.save_method))
+            except m.PaymentUnavailable:
+                continue  # still unavailable (stays queued), or refused (abandoned)
+            self.store.queue_link_ready(row.id, now, self.policy)
+            created += 1
+        return created
 
     def _charge_installment(self, installment_id: int, now: datetime, stale_before: datetime,
                             summary: m.RunDueSummary) -> None:

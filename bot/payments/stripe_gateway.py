@@ -56,39 +56,60 @@ def verify_stripe_webhook(payload: bytes, signature: Optional[str], secret: Opti
     if not signature:
         raise g.InvalidWebhook("missing Stripe-Signature header")
     try:
-        stripe.Webhook.construct_event(payload, signature, secret)
+        # Stripe's own check of the signature; the body is read by us, because construct_event
+        # crashes (AttributeError) on a validly signed body that is JSON but not an object.
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret,
+                                              stripe.Webhook.DEFAULT_TOLERANCE)
         body = json.loads(payload)
     except stripe.SignatureVerificationError as exc:
         raise g.InvalidWebhook(f"bad signature: {exc.user_message or exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise g.InvalidWebhook(f"body is not a JSON event: {exc}") from None
-    if not isinstance(body, dict) or not body.get("id") or not isinstance(body.get("data"), dict):
+    if not _is_event(body):
         raise g.InvalidWebhook("body is not a Stripe event")
-    return normalize_stripe_event(body)
+    try:
+        return normalize_stripe_event(body)
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # signed, but not shaped like Stripe's
+        raise g.InvalidWebhook(f"malformed {body.get('type')!r} event: {type(exc).__name__}") from None
+
+
+def _is_event(body: Any) -> bool:
+    return (isinstance(body, dict) and isinstance(body.get("id"), str) and bool(body["id"])
+            and isinstance(body.get("type"), str) and isinstance(body.get("data"), dict)
+            and isinstance(body["data"].get("object"), dict))
+
+
+def _text(value: Any) -> Optional[str]:
+    """A string field as a string, or None: a signed event still decides nothing by its shape."""
+    return value if isinstance(value, str) and value else None
+
+
+def _amount(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 62 else None
 
 
 def _id(value: Any) -> Optional[str]:
     """An id whether Stripe sent it bare or as an expanded object."""
     if isinstance(value, Mapping):
-        return value.get("id")
-    return value or None
+        return _text(value.get("id"))
+    return _text(value)
 
 
-def _upper(currency: Optional[str]) -> Optional[str]:
-    return currency.upper() if currency else None
+def _upper(currency: Any) -> Optional[str]:
+    return currency.upper() if _text(currency) else None
 
 
 def normalize_stripe_event(event: Mapping[str, Any]) -> g.GatewayEvent:
     """Map the Stripe events this product listens to onto GatewayEvent; everything else is IGNORED."""
     kind = event.get("type", "")
     obj: Mapping[str, Any] = (event.get("data") or {}).get("object") or {}
-    metadata = obj.get("metadata") or {}
-    created = event.get("created")
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    created = _amount(event.get("created"))
     common: Dict[str, Any] = dict(
         id=str(event["id"]),
-        request_id=metadata.get("payment_request_id") or obj.get("client_reference_id"),
-        account_ref=metadata.get("account_ref"),
-        created=datetime.fromtimestamp(int(created), tz=timezone.utc) if created else None,
+        request_id=_text(metadata.get("payment_request_id")) or _text(obj.get("client_reference_id")),
+        account_ref=_text(metadata.get("account_ref")),
+        created=datetime.fromtimestamp(created, tz=timezone.utc) if created and 0 < created < 2 ** 33 else None,
         extra={"stripe_type": kind},
     )
 
@@ -97,36 +118,53 @@ def normalize_stripe_event(event: Mapping[str, Any]) -> g.GatewayEvent:
 
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("mode") == "payment" and obj.get("payment_status") == "paid":
-            return make(g.PAYMENT_SUCCEEDED, payment_ref=_id(obj.get("payment_intent")), gateway_ref=obj.get("id"),
-                        amount_minor=obj.get("amount_total"), currency=_upper(obj.get("currency")),
-                        customer_ref=_id(obj.get("customer")))
-        return make(g.IGNORED, gateway_ref=obj.get("id"))  # setup mode: setup_intent.succeeded carries the method
+            return make(g.PAYMENT_SUCCEEDED, payment_ref=_id(obj.get("payment_intent")),
+                        gateway_ref=_text(obj.get("id")), amount_minor=_amount(obj.get("amount_total")),
+                        currency=_upper(obj.get("currency")), customer_ref=_id(obj.get("customer")))
+        # setup mode: setup_intent.succeeded carries the method
+        return make(g.IGNORED, gateway_ref=_text(obj.get("id")))
     if kind == "checkout.session.async_payment_failed":
-        return make(g.PAYMENT_FAILED, payment_ref=_id(obj.get("payment_intent")), gateway_ref=obj.get("id"),
+        return make(g.PAYMENT_FAILED, payment_ref=_id(obj.get("payment_intent")), gateway_ref=_text(obj.get("id")),
                     failure_code="payment_failed")
     if kind == "checkout.session.expired":
-        return make(g.CHECKOUT_EXPIRED, gateway_ref=obj.get("id"))
+        return make(g.CHECKOUT_EXPIRED, gateway_ref=_text(obj.get("id")))
     if kind == "payment_intent.succeeded":
-        return make(g.PAYMENT_SUCCEEDED, payment_ref=obj.get("id"),
-                    amount_minor=obj.get("amount_received") or obj.get("amount"), currency=_upper(obj.get("currency")),
+        return make(g.PAYMENT_SUCCEEDED, payment_ref=_text(obj.get("id")),
+                    amount_minor=_amount(obj.get("amount_received")) or _amount(obj.get("amount")),
+                    currency=_upper(obj.get("currency")),
                     payment_method_ref=_id(obj.get("payment_method")), customer_ref=_id(obj.get("customer")))
     if kind == "payment_intent.payment_failed":
-        error = obj.get("last_payment_error") or {}
-        return make(g.PAYMENT_FAILED, payment_ref=obj.get("id"),
-                    failure_code=error.get("decline_code") or error.get("code") or "payment_failed")
+        error = obj.get("last_payment_error") if isinstance(obj.get("last_payment_error"), Mapping) else {}
+        return make(g.PAYMENT_FAILED, payment_ref=_text(obj.get("id")),
+                    failure_code=_text(error.get("decline_code")) or _text(error.get("code")) or "payment_failed")
     if kind == "setup_intent.succeeded":
-        return make(g.METHOD_SAVED, gateway_ref=obj.get("id"), payment_method_ref=_id(obj.get("payment_method")),
-                    customer_ref=_id(obj.get("customer")))
+        return make(g.METHOD_SAVED, gateway_ref=_text(obj.get("id")),
+                    payment_method_ref=_id(obj.get("payment_method")), customer_ref=_id(obj.get("customer")))
     if kind == "charge.refunded":
-        return make(g.REFUNDED, payment_ref=_id(obj.get("payment_intent")), amount_minor=obj.get("amount_refunded"),
-                    currency=_upper(obj.get("currency")))
+        return make(g.REFUNDED, payment_ref=_id(obj.get("payment_intent")),
+                    amount_minor=_amount(obj.get("amount_refunded")), currency=_upper(obj.get("currency")))
     if kind == "charge.dispute.created":
-        return make(g.CHARGEBACK, payment_ref=_id(obj.get("payment_intent")), amount_minor=obj.get("amount"),
-                    currency=_upper(obj.get("currency")), dispute_ref=obj.get("id"))
+        return make(g.CHARGEBACK, payment_ref=_id(obj.get("payment_intent")),
+                    amount_minor=_amount(obj.get("amount")), currency=_upper(obj.get("currency")),
+                    dispute_ref=_text(obj.get("id")))
     if kind == "charge.dispute.closed" and obj.get("status") == "won":
         return make(g.CHARGEBACK_REVERSED, payment_ref=_id(obj.get("payment_intent")),
-                    amount_minor=obj.get("amount"), currency=_upper(obj.get("currency")), dispute_ref=obj.get("id"))
+                    amount_minor=_amount(obj.get("amount")), currency=_upper(obj.get("currency")),
+                    dispute_ref=_text(obj.get("id")))
     return make(g.IGNORED)
+
+
+def _gateway_error(exc: stripe.StripeError) -> g.GatewayError:
+    """After stripe-python's own retries (same key, backoff): is the outcome unknown, or a refusal?
+
+    No answer, a timeout, a 5xx or a 429 leave the outcome unknown or the request unprocessed: the
+    caller may retry later with the same idempotency key (GatewayUnavailable). Anything else is Stripe
+    saying no to this request, which the same request would hear again.
+    """
+    status = getattr(exc, "http_status", None) or 0
+    if isinstance(exc, stripe.APIConnectionError) or status >= 500 or status == 429:
+        return g.GatewayUnavailable(f"Stripe unavailable ({status or 'no answer'}): {exc.user_message or exc}")
+    return g.GatewayError(f"Stripe refused: {exc.user_message or exc}")
 
 
 class StripeGateway(g.PaymentGateway):
@@ -162,10 +200,8 @@ class StripeGateway(g.PaymentGateway):
     def _call(self, method: Callable[..., Any], params: Dict[str, Any], idempotency_key: str) -> Any:
         try:
             return method(params=params, options={"idempotency_key": idempotency_key})
-        except stripe.APIConnectionError as exc:
-            raise g.GatewayUnavailable(f"Stripe unreachable: {exc.user_message or exc}") from None
         except stripe.StripeError as exc:
-            raise g.GatewayError(f"Stripe refused: {exc.user_message or exc}") from None
+            raise _gateway_error(exc) from None
 
     def create_checkout(self, checkout: g.CheckoutRequest) -> g.HostedCheckout:
         now = self.clock()
@@ -226,10 +262,8 @@ class StripeGateway(g.PaymentGateway):
             error = (exc.json_body or {}).get("error") or {}
             return g.ChargeResult("failed", _id(error.get("payment_intent")),
                                   error.get("decline_code") or exc.code or "card_declined")
-        except stripe.APIConnectionError as exc:
-            raise g.GatewayUnavailable(f"Stripe unreachable: {exc.user_message or exc}") from None
         except stripe.StripeError as exc:
-            raise g.GatewayError(f"Stripe refused: {exc.user_message or exc}") from None
+            raise _gateway_error(exc) from None
         if intent.status == "succeeded":
             return g.ChargeResult("succeeded", intent.id)
         if intent.status == "processing":

@@ -23,7 +23,9 @@ def build_gateway(settings: Settings) -> PaymentGateway:
     if settings.stripe_api_key:
         from bot.payments.stripe_gateway import StripeGateway, make_stripe_client
 
-        return StripeGateway(make_stripe_client(settings.stripe_api_key), public_url, settings.stripe_webhook_secret)
+        bases = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        client = make_stripe_client(settings.stripe_api_key, base_addresses=bases)
+        return StripeGateway(client, public_url, settings.stripe_webhook_secret)
     return SandboxGateway(public_url, settings.stripe_webhook_secret)
 
 

@@ -10,7 +10,8 @@ one-time codes all ask this service, which decides and records (append-only) one
 * suppressed never: the address opted out, the creditor does not allow the channel, collection is
              stopped on the account, WhatsApp's 24-hour window is closed and no approved template
              exists, the same message went out already, or the channel is not configured;
-* failed     the provider refused or could not be reached.
+* failed     the provider refused or could not be reached; a reminder the provider could not take
+             (5xx, 429, no answer) gets a `not_before` and is tried again, up to 3 failures.
 
 Texts come only from the response catalog (domain.yml and locales/) in the consumer's language;
 proactive messages carry the channel's opt-out line, and accounts of agency creditors the debt
@@ -23,7 +24,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 from zoneinfo import ZoneInfo
 
 from bot.domain.accounts import Statement
@@ -65,6 +66,11 @@ PURPOSES: Dict[str, Purpose] = {
 }
 
 CAPPED_PURPOSES = tuple(name for name, purpose in PURPOSES.items() if purpose.capped)
+# Delayed messages the service itself sends again when allowed (OutboundService.send_delayed).
+# Payment outcomes are queued by the payments outbox instead; agent replies by the agent console.
+REQUEUED_PURPOSES = ("payment_reminder",)
+FAILED_RETRY_AFTER = timedelta(minutes=10)  # a reminder the provider could not take is tried again then
+MAX_SEND_FAILURES = 3
 
 
 class Sender(Protocol):
@@ -79,18 +85,27 @@ class Sender(Protocol):
     async def send_content(self, to: str, content_sid: str, variables: Mapping[str, str]) -> str: ...
 
 
+class EmailSender(Protocol):
+    """The email channel's way out (bot.adapters.email_sender: SMTP, or the sandbox mailbox)."""
+
+    channel: str
+
+    async def send_email(self, to: str, subject: str, body: str) -> str: ...
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     purpose: str
     response: str  # a response name of the domain; the text is rendered in the consumer's language
-    channel: str  # sms | whatsapp | webchat
-    address: str  # the channel address: +E.164, or whatsapp:+E.164
+    channel: str  # sms | whatsapp | email
+    address: str  # the channel address: +E.164, whatsapp:+E.164, or an email address
     arguments: Mapping[str, str] = field(default_factory=dict)
     consumer_id: Optional[int] = None
     account_ref: Optional[str] = None
     language: Optional[str] = None  # default: the consumer's placement language
     message_key: Optional[str] = None  # a message with the same key is sent once
     masked: Tuple[str, ...] = ()  # values kept out of the record (a one-time code)
+    subject: Optional[str] = None  # email: the response name of the subject line
 
     def __post_init__(self) -> None:
         if self.purpose not in PURPOSES:
@@ -115,8 +130,9 @@ class Decision:
 class _Ready:
     """Everything allowed it: what to send, and the record's body."""
 
-    sender: Sender
+    sender: Union[Sender, EmailSender]
     body: str
+    subject: str = ""  # email only
     template: Optional[Template] = None
     variables: Mapping[str, str] = field(default_factory=dict)
     reason: str = "allowed"
@@ -128,7 +144,7 @@ class OutboundService:
         ledger,
         messaging,
         catalogs,
-        senders: Mapping[str, Sender],
+        senders: Mapping[str, Union[Sender, EmailSender]],
         *,
         config: MessagingConfig = MessagingConfig(),
         weekly_cap: int = 3,
@@ -150,13 +166,15 @@ class OutboundService:
 
     # --- the one door -------------------------------------------------------------------------
 
-    async def send(self, message: OutboundMessage, text: Optional[str] = None) -> Decision:
+    async def send(self, message: OutboundMessage, text: Optional[str] = None, *,
+                   at: Optional[datetime] = None) -> Decision:
         """Decide, send when allowed, and record the attempt whatever the outcome.
 
         `text` is a message already rendered elsewhere (Rasa's NLG for a triggered intent); the
-        service still adds the disclosure and opt-out line and applies every rule to it.
+        service still adds the disclosure and opt-out line and applies every rule to it. `at`
+        decides as of another moment than the clock's (`run-due --at`).
         """
-        now = self._clock()
+        now = at or self._clock()
         ready = await asyncio.to_thread(self._decide, message, now, text)
         if isinstance(ready, Decision):
             return ready
@@ -165,7 +183,8 @@ class OutboundService:
         except Exception as error:  # the provider's refusal is a recorded outcome, not a crash
             logger.warning("could not send %s to %s: %s", message.purpose, message.channel, error)
             code = getattr(error, "code", None)
-            decision = Decision("failed", f"provider_error:{code or type(error).__name__}",
+            retry_at = await asyncio.to_thread(self._retry_at, message, error, now)
+            decision = Decision("failed", f"provider_error:{code or type(error).__name__}", retry_at,
                                 channel=message.channel, address=message.address)
         else:
             decision = Decision("sent", ready.reason, provider_ids=ids, channel=message.channel,
@@ -175,18 +194,39 @@ class OutboundService:
 
     # --- messages other parts of the product send ------------------------------------------
 
-    async def remind(self, account_ref: str, channel: Optional[str] = None) -> Decision:
-        """A payment reminder for the account: a neutral message with the consumer's personal link."""
+    async def remind(self, account_ref: str, channel: Optional[str] = None, *, message_key: Optional[str] = None,
+                     at: Optional[datetime] = None) -> Decision:
+        """A payment reminder for the account: a neutral message with the consumer's personal link.
+
+        Its key makes it once a day (the consumer's day); a delayed reminder sent later keeps its key.
+        """
         statement = await asyncio.to_thread(self.ledger.statement, account_ref)
         consumer = statement.consumer
         arguments = {"first_name": consumer.first_name}
         if self.link_for is not None:
             arguments["link"] = self.link_for(statement.account_ref, consumer.language)
-        local_day = self._clock().astimezone(_zone_or_utc(consumer.timezone)).date().isoformat()
+        local_day = (at or self._clock()).astimezone(_zone_or_utc(consumer.timezone)).date().isoformat()
         return await self.notify(
             statement, "payment_reminder", "utter_payment_reminder", arguments, channel=channel,
-            message_key=f"payment_reminder:{statement.account_ref}:{local_day}",
+            message_key=message_key or f"payment_reminder:{statement.account_ref}:{local_day}", at=at,
         )
+
+    async def send_delayed(self, at: Optional[datetime] = None) -> List[Decision]:
+        """Send again the reminders that quiet hours or the weekly cap delayed, once their time came.
+
+        The queue is the outbound record itself: a message key whose latest attempt is `delayed` with
+        `not_before` passed. Each try is decided afresh (an opt-out since then suppresses it) and
+        recorded; one delayed again stays queued.
+        """
+        now = at or self._clock()
+        due = await asyncio.to_thread(self.messaging.delayed_due, now, REQUEUED_PURPOSES)
+        decisions = []
+        for record in due:
+            decision = await self.remind(record.account_ref, record.channel, message_key=record.message_key, at=now)
+            logger.info("delayed %s %s (%s since %s): now %s (%s)", record.purpose, record.message_key,
+                        record.reason, record.attempted_at.isoformat(), decision.status, decision.reason)
+            decisions.append(decision)
+        return decisions
 
     async def notify(
         self,
@@ -197,6 +237,7 @@ class OutboundService:
         *,
         channel: Optional[str] = None,
         message_key: Optional[str] = None,
+        at: Optional[datetime] = None,
     ) -> Decision:
         """A message about an account to its consumer, on the phone channel they last used (else SMS)."""
         statement = account if isinstance(account, Statement) else await asyncio.to_thread(
@@ -209,7 +250,7 @@ class OutboundService:
             purpose=purpose, response=response, channel=channel, address=address,
             arguments=dict(arguments or {}), consumer_id=statement.consumer.id,
             account_ref=statement.account_ref, message_key=message_key,
-        ))
+        ), at=at)
 
     async def agent_reply(self, channel: str, address: str, text: str, account_ref: Optional[str] = None,
                           consumer_id: Optional[int] = None) -> Decision:
@@ -267,7 +308,12 @@ class OutboundService:
                     return stop("suppressed", "whatsapp_window_closed")
                 variables = template.content_variables(message.arguments)
                 record = f"template {template.content_sid} {json.dumps(variables, ensure_ascii=False)}"
-                return _Ready(sender, record, template, variables, reason="allowed_template")
+                return _Ready(sender, record, template=template, variables=variables, reason="allowed_template")
+        if message.channel == "email":
+            if not message.subject:
+                raise ValueError(f"an email needs a subject response: {message.response}")
+            subject = self.catalogs.render(message.subject, language, "email")["text"]
+            return _Ready(sender, body, subject=subject, reason=reason)
         return _Ready(sender, body, reason=reason)
 
     def _render(self, message: OutboundMessage, purpose: Purpose, statement: Optional[Statement],
@@ -289,6 +335,8 @@ class OutboundService:
     async def _deliver(self, message: OutboundMessage, ready: _Ready) -> Tuple[str, ...]:
         if ready.template is not None:
             return (await ready.sender.send_content(message.address, ready.template.content_sid, ready.variables),)
+        if message.channel == "email":
+            return (await ready.sender.send_email(message.address, ready.subject, ready.body),)
         if message.channel == "sms":
             parts = split_sms(ready.body, self.sms_max_segments)
         else:
@@ -297,6 +345,18 @@ class OutboundService:
         for part in parts:
             ids.append(await ready.sender.send_text(message.address, part))
         return tuple(ids)
+
+    def _retry_at(self, message: OutboundMessage, error: Exception, now: datetime) -> Optional[datetime]:
+        """When a failed reminder is tried again (send_delayed), if it is: the provider was down or slow
+        (5xx, 429, no answer), not refusing this message, and it has failed fewer than MAX_SEND_FAILURES times."""
+        status = getattr(error, "status", None)
+        if message.purpose not in REQUEUED_PURPOSES or not message.message_key:
+            return None
+        if status is not None and status not in (429,) and status < 500:
+            return None  # Twilio refused this message (unsubscribed, invalid number): trying again changes nothing
+        if self.messaging.failures(message.message_key) + 1 >= MAX_SEND_FAILURES:
+            return None
+        return now + FAILED_RETRY_AFTER
 
     def _record(self, message: OutboundMessage, decision: Decision, body: str, now: datetime) -> None:
         for value in message.masked:

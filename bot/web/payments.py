@@ -8,7 +8,8 @@
 - `GET /pay/<id>/result`: where Stripe Checkout returns the consumer (success_url / cancel_url).
 - `POST /webhooks/stripe`: raw body + `Stripe-Signature` verified with stripe.Webhook.construct_event
   and STRIPE_WEBHOOK_SECRET; unverifiable -> 400 and nothing changes; duplicates are answered 200.
-- The scheduler: `PaymentsService.run_due` every `scheduler_seconds` (0: off) as a background task.
+- The scheduler: `PaymentsService.run_due` every `scheduler_seconds` (0: off) as a background task, then
+  `also_due()` when given (the outbound service's delayed reminders).
 
 Blocking service calls run in worker threads (asyncio.to_thread); notifications queued by a page or a
 webhook are delivered after the response is sent.
@@ -21,7 +22,7 @@ import hashlib
 import html
 import logging
 from datetime import timezone
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sanic import Blueprint, Sanic, response
@@ -177,7 +178,8 @@ def render_status(view: m.PaymentRequestView) -> HTTPResponse:
     return _message(language, "pending_heading", strings["pending_body"])
 
 
-def payments_blueprint(service_provider: ServiceProvider, scheduler_seconds: float = 0) -> Blueprint:
+def payments_blueprint(service_provider: ServiceProvider, scheduler_seconds: float = 0,
+                       also_due: Optional[Callable[[], Awaitable[Any]]] = None) -> Blueprint:
     """Routes over the service `service_provider()` returns (built lazily, on first use, in a thread)."""
     bp = Blueprint("payments")
     state: Dict[str, Any] = {}
@@ -275,6 +277,8 @@ def payments_blueprint(service_provider: ServiceProvider, scheduler_seconds: flo
                     summary = await asyncio.to_thread(svc.run_due)
                     if summary.charged or summary.errors or summary.promises_kept or summary.promises_broken:
                         logger.info("%s", summary)
+                    if also_due is not None:
+                        await also_due()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -297,4 +301,5 @@ def install_payments(app: Sanic, settings: Any) -> None:
     """Register the payment routes and the scheduler on the backend app (bot.web.server.build_app)."""
     from bot import bootstrap
 
-    app.blueprint(payments_blueprint(bootstrap.payments, settings.payments_scheduler_seconds))
+    app.blueprint(payments_blueprint(bootstrap.payments, settings.payments_scheduler_seconds,
+                                     also_due=lambda: bootstrap.outbound().send_delayed()))

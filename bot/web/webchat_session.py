@@ -18,6 +18,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.security import same_signature, token_parts
+
 SESSION_TTL_SECONDS = 12 * 3600
 
 
@@ -38,13 +40,11 @@ class SessionSigner:
 
     def verify(self, token: Optional[str], now: Optional[float] = None) -> Optional[str]:
         """The conversation id of a valid, unexpired token; None otherwise."""
-        if not isinstance(token, str):
-            return None
-        parts = token.rsplit(".", 2)
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[0]:
+        parts = token_parts(token)
+        if not parts:
             return None
         session_id, expires, signature = parts
-        if not hmac.compare_digest(signature, self._signature(f"{session_id}.{expires}")):
+        if not same_signature(signature, self._signature(f"{session_id}.{expires}")):
             return None
         if int(expires) < (now or time.time()):
             return None

@@ -1,10 +1,12 @@
 from datetime import timedelta
 
+import pytest
+
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.account import ActionShowBalance, ActionShowCreditor
-from actions.conversation import ActionFallback
+from actions.conversation import ActionFallback, ActionHandoff
 from actions.session import ActionSessionStart
 from actions.verification import ActionStartVerification, ActionVerifyIdentity, ValidateVerificationForm
 from tests.actions.conftest import NOW, make_tracker, responses
@@ -197,3 +199,19 @@ async def test_an_address_that_failed_ten_times_on_other_consumers_is_locked_too
     dispatcher, events = await run(ActionStartVerification(**services), make_tracker(
         text="balance", intent="ask_balance", slots={"consumer_id": str(maya.id)}))
     assert slots_of(events)["can_verify"] is True
+
+
+# Who asks for a person, where: the promise to reply "right here" holds only where the person may reply.
+@pytest.mark.parametrize("sender, channel, expected", [
+    ("+17875550104", "sms", "utter_handoff_elsewhere"),  # an agency consumer (webchat only) on SMS
+    ("whatsapp:+17875550104", "whatsapp", "utter_handoff_elsewhere"),  # the same on WhatsApp
+    ("+14155550101", "sms", "utter_handoff"),  # a first-party consumer on SMS
+    ("+15005550000", "sms", "utter_handoff"),  # a number we do not know: nothing is barred
+    ("web-visitor", "socketio", "utter_handoff"),  # web chat is allowed to every creditor here
+])
+async def test_a_handoff_promises_a_reply_here_only_where_a_person_may_reply(services, demo_ledger, sender,
+                                                                             channel, expected):
+    tracker = make_tracker(sender=sender, text="talk to a person", intent="request_human", channel=channel)
+    dispatcher, _ = await run(ActionHandoff(**services), tracker)
+    assert responses(dispatcher) == [expected]
+    assert [h["conversation_id"] for h in demo_ledger.handoffs()] == [sender]  # queued either way

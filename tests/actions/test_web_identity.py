@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
+import pytest
+
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.session import ActionSessionStart
-from actions.web_identity import ActionCodeConfirmed, ValidateWebIdentityForm, typed_code
+from actions.web_identity import ActionCodeConfirmed, ValidateWebIdentityForm, typed_code, typed_route
 from bot.services.one_time_codes import CodeCheck, CodeRequest
 from tests.actions.conftest import make_tracker, responses
 
@@ -15,14 +17,15 @@ class FakeCodes:
     """The one-time code port: records requests, answers checks from a script."""
 
     def __init__(self, request_outcome: str = "sent", check: CodeCheck = CodeCheck("wrong", attempts_left=4)):
-        self.requested: List[Tuple[str, str, str]] = []
+        self.requested: List[Tuple[str, str, str, str]] = []
         self.checked: List[Tuple[str, str]] = []
         self.request_outcome = request_outcome
         self.check_result = check
 
-    async def request(self, conversation_id, typed_ref, language=None):
-        self.requested.append((conversation_id, typed_ref, language))
-        return CodeRequest(self.request_outcome, "01" if self.request_outcome == "sent" else "")
+    async def request(self, conversation_id, typed_ref, language=None, route="phone"):
+        self.requested.append((conversation_id, typed_ref, language, route))
+        hint = {"phone": "01", "email": "m•••@e•••"}[route] if self.request_outcome == "sent" else ""
+        return CodeRequest(self.request_outcome, hint, route)
 
     async def check(self, conversation_id, typed):
         self.checked.append((conversation_id, typed))
@@ -33,21 +36,44 @@ def slots_of(events):
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
-async def validate(services, codes, text, requested=None, intent="inform"):
+async def validate(services, codes, text, requested=None, intent="inform", reference=None):
     tracker = make_tracker(sender="web-1", channel="socketio", text=text, intent=intent,
-                           slots={"requested_slot": requested})
+                           slots={"requested_slot": requested, "account_ref_answer": reference})
     dispatcher = CollectingDispatcher()
     events = await ValidateWebIdentityForm(**services, codes=codes).run(dispatcher, tracker, {})
     return dispatcher, events
 
 
-async def test_a_reference_in_the_opening_message_sends_the_code_at_once(services):
+async def test_a_reference_in_the_opening_message_is_kept_and_nothing_is_sent_yet(services):
     codes = FakeCodes()
     dispatcher, events = await validate(services, codes, "my account is bw-10001 how much do i owe",
                                         intent="ask_balance")
-    assert codes.requested == [("web-1", "BW-10001", "en")]
-    assert responses(dispatcher) == ["utter_code_sent"] and dispatcher.messages[0]["phone_hint"] == "01"
+    assert codes.requested == [] and dispatcher.messages == []  # the form asks: text message or email?
     assert slots_of(events) == {"account_ref_answer": "BW-10001"}
+
+
+# The visitor's answer to "text message or email?" -> where the code goes and what they are told.
+@pytest.mark.parametrize("answer, route, said, hint", [
+    ("text message", "phone", "utter_code_sent", ("phone_hint", "01")),  # the first button's payload
+    ("email", "email", "utter_code_emailed", ("email_hint", "m•••@e•••")),  # the second button's payload
+    ("by text please", "phone", "utter_code_sent", ("phone_hint", "01")),
+    ("Correo electrónico", "email", "utter_code_emailed", ("email_hint", "m•••@e•••")),  # the Spanish title
+    ("mensaje de texto", "phone", "utter_code_sent", ("phone_hint", "01")),
+])
+async def test_the_code_goes_where_the_visitor_chose(services, answer, route, said, hint):
+    codes = FakeCodes()
+    dispatcher, events = await validate(services, codes, answer, requested="code_route_answer", reference="BW-10001")
+    assert codes.requested == [("web-1", "BW-10001", "en", route)]
+    assert responses(dispatcher) == [said] and dispatcher.messages[0][hint[0]] == hint[1]
+    assert slots_of(events) == {"code_route_answer": route}
+
+
+async def test_an_answer_that_is_neither_is_asked_again(services):
+    codes = FakeCodes()
+    dispatcher, events = await validate(services, codes, "whatever", requested="code_route_answer",
+                                        reference="BW-10001")
+    assert codes.requested == [] and responses(dispatcher) == ["utter_code_route_not_understood"]
+    assert slots_of(events) == {"code_route_answer": None}
 
 
 async def test_an_opening_message_without_a_reference_lets_the_form_ask(services):
@@ -63,10 +89,10 @@ async def test_an_answer_without_a_reference_is_asked_again(services):
 
 
 async def test_too_many_code_requests_end_the_form_and_offer_a_person(services):
-    dispatcher, events = await validate(services, FakeCodes("rate_limited"), "BW-10001",
-                                        requested="account_ref_answer")
+    dispatcher, events = await validate(services, FakeCodes("rate_limited"), "email",
+                                        requested="code_route_answer", reference="BW-10001")
     assert responses(dispatcher) == ["utter_code_rate_limited"]
-    assert slots_of(events) == {"account_ref_answer": None, "requested_slot": None}
+    assert slots_of(events) == {"account_ref_answer": None, "code_route_answer": None, "requested_slot": None}
 
 
 async def test_the_right_code_identifies_the_consumer(services):
@@ -88,14 +114,14 @@ async def test_an_expired_code_starts_over_with_the_reference(services):
     codes = FakeCodes(check=CodeCheck("expired"))
     dispatcher, events = await validate(services, codes, "482913", requested="code_answer")
     assert responses(dispatcher) == ["utter_code_expired"]
-    assert slots_of(events) == {"account_ref_answer": None, "code_answer": None}
+    assert slots_of(events) == {"account_ref_answer": None, "code_route_answer": None, "code_answer": None}
 
 
-async def test_typing_the_reference_again_sends_a_new_code(services):
+async def test_typing_the_reference_again_asks_again_where_to_send_a_new_code(services):
     codes = FakeCodes()
-    dispatcher, events = await validate(services, codes, "BW-10001", requested="code_answer")
-    assert len(codes.requested) == 1 and responses(dispatcher) == ["utter_code_sent"]
-    assert slots_of(events) == {"account_ref_answer": "BW-10001", "code_answer": None}
+    dispatcher, events = await validate(services, codes, "BW-10001", requested="code_answer", reference="BW-10001")
+    assert codes.requested == [] and dispatcher.messages == []
+    assert slots_of(events) == {"account_ref_answer": "BW-10001", "code_route_answer": None, "code_answer": None}
 
 
 async def test_a_request_for_a_person_steps_out_of_the_form(services):
@@ -122,7 +148,7 @@ async def run_confirmed(services, slots):
 async def test_after_the_code_the_consumer_goes_on_to_date_of_birth_and_zip(services):
     dispatcher, slots = await run_confirmed(services, {"code_answer": "confirmed", "consumer_id": "1"})
     assert responses(dispatcher) == ["utter_code_confirmed"]
-    assert slots == {"account_ref_answer": None, "code_answer": None, "can_verify": True}
+    assert slots == {"account_ref_answer": None, "code_route_answer": None, "code_answer": None, "can_verify": True}
 
 
 async def test_without_a_confirmed_code_nothing_goes_on(services):
@@ -136,3 +162,10 @@ async def test_a_session_opened_by_stop_gets_only_the_opt_out_confirmation(servi
     dispatcher = CollectingDispatcher()
     await ActionSessionStart(**services).run(dispatcher, tracker, {})
     assert dispatcher.messages == []  # the rule's utter_opted_out is the one reply
+
+
+def test_routes_as_people_answer():
+    assert typed_route("text message") == typed_route("SMS") == typed_route("1") == "phone"
+    assert typed_route("email") == typed_route("e-mail please") == typed_route("2") == "email"
+    assert typed_route("email or text") is None  # both: ask again
+    assert typed_route("yes") is None

@@ -21,6 +21,7 @@ from bot.i18n import format_money
 from bot.ledger.repository import SqlLedger
 from bot.security import LinkSigner
 from tests.e2e.twilio_stack import twilio_env
+from tests.smtp_fake import SmtpServer
 from tests.twilio_fakes import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ class Stack:
     log_path: Path
     env: dict
     twilio: Optional[FakeTwilioServer] = None  # Twilio's Messages API, faked locally: what the bot texted
+    mail: Optional[SmtpServer] = None  # a local SMTP server (SMTP_URL): what the bot emailed
 
     def send(self, sender: str, text: str, metadata: dict | None = None) -> List[dict]:
         """One consumer message over the REST channel; the bot's replies in order."""
@@ -72,9 +74,11 @@ def stack(tmp_path_factory) -> Stack:
     workdir = tmp_path_factory.mktemp("stack")
     database_url = f"sqlite:///{workdir / 'ledger.db'}"
     twilio = FakeTwilioServer().__enter__()
+    mail = SmtpServer().__enter__()
     env = dict(os.environ, **PORTS, DATABASE_URL=database_url, SECRET_KEY=SECRET, AGENT_API_TOKEN=AGENT_API_TOKEN,
                STARTUP_TIMEOUT_SECONDS=str(STARTUP_SECONDS),  # a loaded machine loads the model slowly
                TRACKER_STORE_URL=f"sqlite:///{workdir / 'tracker.db'}", PYTHONUNBUFFERED="1",
+               SMTP_URL=mail.url, EMAIL_FROM="Resolve <codes@resolve.example>",
                **twilio_env(twilio, f"http://127.0.0.1:{PORTS['BACKEND_PORT']}"))
     subprocess.run(
         [sys.executable, "-m", "bot", "import-placements", "demo/placements.csv", "--creditors",
@@ -85,7 +89,7 @@ def stack(tmp_path_factory) -> Stack:
         process = subprocess.Popen([sys.executable, "-m", "bot", "up"], cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     stack = Stack(f"http://127.0.0.1:{PORTS['RASA_PORT']}", f"http://127.0.0.1:{PORTS['BACKEND_PORT']}",
-                  SqlLedger(make_engine(database_url)), log_path, env, twilio)
+                  SqlLedger(make_engine(database_url)), log_path, env, twilio, mail)
     try:
         _wait_for(stack, process)
         yield stack
@@ -96,6 +100,7 @@ def stack(tmp_path_factory) -> Stack:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         twilio.__exit__(None, None, None)
+        mail.__exit__(None, None, None)
 
 
 def _wait_for(stack: Stack, process: subprocess.Popen) -> None:

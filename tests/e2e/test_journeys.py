@@ -124,6 +124,8 @@ def test_a_new_session_asks_to_verify_again(stack):
 
 def test_web_visitor_without_a_personal_link_must_prove_the_phone_before_anything(stack, sender):
     replies = new_session(stack, sender) + stack.texts(sender, f"my account is {MAYA['ref']} how much do i owe")
+    assert any("text message" in text and "email" in text for text in replies), replies  # where to send it?
+    replies += stack.texts(sender, "text message")
     assert any("texted a 6-digit code" in text and "ending in 01" in text for text in replies), replies
     assert not any("date of birth" in text for text in replies)
     replies += stack.texts(sender, "123456") + stack.texts(sender, "how much do i owe")
@@ -133,7 +135,14 @@ def test_web_visitor_without_a_personal_link_must_prove_the_phone_before_anythin
 
 def test_a_reference_that_matches_nobody_gets_the_same_answer(stack, sender):
     replies = new_session(stack, sender) + stack.texts(sender, "my account is ZZ-99999 how much do i owe")
-    assert any("texted a 6-digit code" in text for text in replies), replies
+    assert any("text message" in text and "email" in text for text in replies), replies
+    by_text = stack.texts(sender, "text message")
+    assert any("texted a 6-digit code" in text for text in by_text), by_text
+    other = f"web-other-{sender}"
+    new_session(stack, other)
+    stack.texts(other, "my account is ZZ-99999 how much do i owe")
+    by_email = stack.texts(other, "email")
+    assert any("emailed a 6-digit code to" in text and "•••@" in text for text in by_email), by_email
 
 
 def test_personal_link_identifies_a_web_visitor_who_then_verifies(stack, sender):

@@ -111,7 +111,10 @@ def test_whatsapp_messages_get_whatsapp_replies(stack, consumers):
 
 def test_a_web_visitor_proves_the_phone_with_a_code_then_verifies(stack, consumers, sender):
     stack.texts(sender, "/session_start")
-    asked = stack.texts(sender, f"my account is {JORDAN['ref']} whats my balance")
+    route = stack.send(sender, f"my account is {JORDAN['ref']} whats my balance")
+    assert any("text message" in m.get("text", "") and "email" in m.get("text", "") for m in route), route
+    assert [b["payload"] for m in route for b in m.get("buttons", [])] == ["text message", "email"]
+    asked = stack.texts(sender, "text message")
     assert any("ending in 01" in text for text in asked), asked  # +15550107001: only the last two digits
     assert not any("date of birth" in text or balance_of(stack, JORDAN["ref"]) in text for text in asked)
     code_text = Phone(stack, JORDAN["phone"]).received()[-1]
@@ -123,6 +126,20 @@ def test_a_web_visitor_proves_the_phone_with_a_code_then_verifies(stack, consume
     stack.texts(sender, JORDAN["dob"])
     replies = stack.texts(sender, JORDAN["zip"])
     assert any(balance_of(stack, JORDAN["ref"]) in text for text in replies), replies
+
+
+def test_a_web_visitor_can_have_the_code_emailed_instead(stack, consumers, sender):
+    stack.texts(sender, "/session_start")
+    stack.texts(sender, JORDAN["ref"])
+    texts_before, mails_before = len(Phone(stack, JORDAN["phone"]).received()), len(stack.mail.messages)
+    asked = stack.texts(sender, "email")
+    assert any("emailed a 6-digit code to j•••@e•••" in text for text in asked), asked
+    [mail] = stack.mail.messages[mails_before:]
+    assert (mail["To"], mail["Subject"]) == ("jordan@example.com", "Your Resolve code")
+    assert len(Phone(stack, JORDAN["phone"]).received()) == texts_before  # nothing texted
+    code = re.search(r"\b(\d{6})\b", mail.get_content()).group(1)
+    confirmed = stack.texts(sender, code)
+    assert any("code is right" in text for text in confirmed) and any("date of birth" in t for t in confirmed)
 
 
 def test_one_consumer_sees_the_same_account_on_sms_and_on_web_chat(stack, consumers, sender):

@@ -123,3 +123,38 @@ def test_settings_from_env():
     assert settings.rasa_public_url == "http://localhost:15005"
     assert settings.database_url == "postgresql://x@h/db"
     assert "secret-token" not in repr(settings)
+
+
+def test_run_due_sends_a_reminder_that_quiet_hours_delayed(database_url, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.bootstrap import make_engine
+    from bot.ledger.messaging import OutboundRecord, SqlMessaging
+    from tests.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioServer
+
+    assert import_demo(database_url).returncode == 0
+    night = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)  # 6:00 in Los Angeles, Maya's zone
+    eight = night + timedelta(hours=2)
+    engine = make_engine(database_url)
+    SqlMessaging(engine).log_attempt(OutboundRecord(
+        purpose="payment_reminder", proactive=True, channel="sms", address="+14155550101",
+        response="utter_payment_reminder", status="delayed", reason="quiet_hours", body="(rendered at 6:00)",
+        attempted_at=night, consumer_id=1, account_ref="BW-10001", message_key="payment_reminder:BW-10001:2026-11-24",
+        not_before=eight))
+    engine.dispose()
+    twilio = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": "+15005550006"}
+    with FakeTwilioServer() as server:
+        for name, value in {**twilio, "TWILIO_API_BASE": server.url}.items():
+            monkeypatch.setenv(name, value)
+        early = run_bot(database_url, "run-due", "--at", (eight - timedelta(minutes=1)).isoformat())
+        assert early.returncode == 0, early.stderr
+        assert server.messages() == []
+        due = run_bot(database_url, "run-due", "--at", (eight + timedelta(minutes=1)).isoformat())
+        assert due.returncode == 0, due.stderr
+        assert "delayed reminders: sent=1" in due.stdout
+        [text] = server.messages("+14155550101")
+        assert text.body.startswith("Hi Maya, this is Resolve with a reminder about your account.")
+    log = json.loads(run_bot(database_url, "outbound-log", "BW-10001", "--json").stdout)
+    assert [(a["status"], a["reason"], a["message_key"]) for a in log] == [
+        ("delayed", "quiet_hours", "payment_reminder:BW-10001:2026-11-24"),
+        ("sent", "allowed", "payment_reminder:BW-10001:2026-11-24")]

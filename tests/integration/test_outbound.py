@@ -108,6 +108,49 @@ async def test_quiet_hours_delay_until_8am_in_the_consumers_zone(service, transp
     assert logged.not_before == decision.not_before and "Maya" in logged.body
 
 
+async def test_a_reminder_delayed_by_quiet_hours_goes_out_at_8am_by_itself(service, transport, clock):
+    night = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)  # 6:00 in Los Angeles
+    clock.now = night
+    delayed = await service.remind("BW-10001")
+    assert await service.send_delayed() == [] and transport.sent == []  # 6:00: still too early
+    clock.now = delayed.not_before - timedelta(minutes=1)
+    assert await service.send_delayed() == []
+    clock.now = delayed.not_before + timedelta(minutes=5)
+    [resent] = await service.send_delayed()
+    assert (resent.status, resent.reason) == ("sent", "allowed")
+    assert transport.bodies(MAYA)[0].startswith("Hi Maya, this is Resolve with a reminder")
+    assert await service.send_delayed() == [] and len(transport.sent) == 1  # sent once, the queue is empty
+    logged = service.messaging.attempts(account_ref="BW-10001")
+    assert [(a.status, a.reason) for a in logged] == [("delayed", "quiet_hours"), ("sent", "allowed")]
+    assert logged[0].message_key == logged[1].message_key  # the same reminder, not a new one
+    assert (await service.remind("BW-10001")).reason == "duplicate"  # and still once a day
+
+
+async def test_a_delayed_reminder_obeys_an_opt_out_that_came_meanwhile(service, transport, demo_ledger, clock):
+    clock.now = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
+    delayed = await service.remind("BW-10001")
+    demo_ledger.record_consent("sms", MAYA, False, "STOP", clock.now + timedelta(minutes=30))
+    clock.now = delayed.not_before
+    [decision] = await service.send_delayed()
+    assert (decision.status, decision.reason) == ("suppressed", "opted_out") and transport.sent == []
+    assert await service.send_delayed() == []  # suppressed is final: not tried again
+
+
+async def test_a_reminder_delayed_by_the_weekly_cap_goes_out_when_the_week_allows(demo_ledger, catalogs, clock,
+                                                                                transport):
+    service = make_service(demo_ledger, catalogs, clock, transport, weekly_cap=1)
+    first = clock.now
+    assert (await service.remind("BW-10001")).sent
+    clock.now = first + timedelta(days=1)
+    capped = await service.remind("BW-10001")
+    assert (capped.reason, capped.not_before) == ("weekly_cap", first + timedelta(days=7))
+    clock.now = first + timedelta(days=3)
+    assert await service.send_delayed() == []
+    clock.now = capped.not_before
+    [resent] = await service.send_delayed()
+    assert resent.sent and len(transport.sent) == 2
+
+
 async def test_an_agents_reply_goes_out_with_the_opt_out_line(service, transport):
     decision = await service.agent_reply("sms", MAYA, "We received your letter.", account_ref="BW-10001")
     assert (decision.status, decision.reason) == ("sent", "allowed")
@@ -276,3 +319,71 @@ async def test_rasas_proactive_door_to_sms_follows_the_same_rules(service, trans
     assert [(a.purpose, a.status, a.reason) for a in service.messaging.attempts(address=MAYA)] == [
         ("conversation_update", "sent", "allowed"), ("conversation_update", "delayed", "quiet_hours"),
         ("conversation_update", "suppressed", "opted_out")]
+
+
+# --- Twilio down or slow: retried with backoff while it says it did not take the message, then queued ---
+
+
+class FlakyTransport(RecordingTransport):
+    """Twilio answering `statuses` (one per request, in order) before it takes messages again."""
+
+    def __init__(self, statuses) -> None:
+        super().__init__()
+        self.statuses = list(statuses)
+        self.tries = 0
+
+    async def request(self, *args, **kwargs):
+        self.tries += 1
+        if self.statuses:
+            self.fail_with = self.statuses.pop(0)
+            try:
+                return await super().request(*args, **kwargs)
+            finally:
+                self.fail_with = None
+        return await super().request(*args, **kwargs)
+
+
+def flaky_service(ledger, catalogs, clock, transport) -> OutboundService:
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, "sms", http_client=transport, retry_delays=(0, 0))
+    return OutboundService(ledger, SqlMessaging(ledger.engine), catalogs, {"sms": sender}, clock=clock,
+                           link_for=lambda ref, language: f"https://chat.example.com/chat?t=signed-{ref}")
+
+
+async def test_twilio_5xx_is_retried_with_backoff_and_the_reminder_goes_out_once(demo_ledger, catalogs, clock):
+    transport = FlakyTransport([503, 500])
+    decision = await flaky_service(demo_ledger, catalogs, clock, transport).remind("BW-10001")
+    assert decision.sent and transport.tries == 3 and len(transport.sent) == 1
+
+
+async def test_twilio_down_queues_the_reminder_and_it_goes_out_later(demo_ledger, catalogs, clock):
+    transport = FlakyTransport([503] * 3)
+    service = flaky_service(demo_ledger, catalogs, clock, transport)
+    failed = await service.remind("BW-10001")
+    assert failed.status == "failed" and failed.not_before == clock.now + timedelta(minutes=10)
+    assert transport.tries == 3  # the try and its two retries
+    assert await service.send_delayed() == []  # not before its time
+    clock.now += timedelta(minutes=10)
+    [resent] = await service.send_delayed()
+    assert resent.sent and transport.bodies(MAYA)[0].startswith("Hi Maya")
+    assert [a.status for a in service.messaging.attempts(account_ref="BW-10001")] == ["failed", "sent"]
+
+
+async def test_a_reminder_twilio_keeps_failing_is_given_up_after_three_failures(demo_ledger, catalogs, clock):
+    transport = FlakyTransport([503] * 30)
+    service = flaky_service(demo_ledger, catalogs, clock, transport)
+    await service.remind("BW-10001")
+    for _ in range(4):
+        clock.now += timedelta(minutes=10)
+        await service.send_delayed()
+    logged = service.messaging.attempts(account_ref="BW-10001")
+    assert [a.status for a in logged] == ["failed"] * 3 and logged[-1].not_before is None
+    assert transport.sent == []
+
+
+async def test_a_message_twilio_refuses_is_not_tried_again(demo_ledger, catalogs, clock):
+    transport = FlakyTransport([400])  # e.g. 21610: the number texted STOP to Twilio itself
+    service = flaky_service(demo_ledger, catalogs, clock, transport)
+    refused = await service.remind("BW-10001")
+    assert (refused.status, refused.not_before, transport.tries) == ("failed", None, 1)
+    clock.now += timedelta(hours=1)
+    assert await service.send_delayed() == []

@@ -14,14 +14,10 @@ The adapter injects the intent `EXTERNAL_payment_outcome` into the conversation 
 from __future__ import annotations
 
 import abc
-import json
-import logging
-import urllib.error
-import urllib.parse
-import urllib.request
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-logger = logging.getLogger(__name__)
+from bot.adapters.rasa_conversations import ConversationUnavailable, RasaConversations
+
 
 PAYMENT_OUTCOME_INTENT = "EXTERNAL_payment_outcome"
 DEFAULT_TIMEOUT_SECONDS = 10
@@ -41,39 +37,19 @@ class ConsumerNotifier(abc.ABC):
 class RasaTriggerNotifier(ConsumerNotifier):
     """Rasa's trigger_intent API (Rasa runs with --enable-api --auth-token <RASA_API_TOKEN>).
 
-    `output_channel=latest` answers on the channel the consumer last wrote from; `channel` is kept in
-    the outbox for the record. Blocking (urllib): call it from a worker thread, never the event loop.
+    The bot answers on the channel the consumer last wrote from; `channel` is kept in the outbox for
+    the record. Blocking (urllib): call it from a worker thread, never the event loop.
     """
 
     def __init__(self, rasa_url: str, token: Optional[str], timeout: float = DEFAULT_TIMEOUT_SECONDS,
                  intent: str = PAYMENT_OUTCOME_INTENT) -> None:
-        self.rasa_url = rasa_url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
+        self.conversations = RasaConversations(rasa_url, token, timeout)
         self.intent = intent
-
-    def url_for(self, conversation_id: str) -> str:
-        query: Dict[str, str] = {"output_channel": "latest"}
-        if self.token:
-            query["token"] = self.token
-        path = urllib.parse.quote(conversation_id, safe="")
-        return f"{self.rasa_url}/conversations/{path}/trigger_intent?{urllib.parse.urlencode(query)}"
-
-    def body_for(self, event_name: str, payload: Mapping[str, Any]) -> Dict[str, Any]:
-        return {"name": self.intent, "entities": {"payment_request_id": payload.get("payment_request_id"),
-                                                  "payment_event": event_name}}
 
     def notify(self, conversation_id: str, channel: Optional[str], event_name: str,
                payload: Mapping[str, Any]) -> None:
-        request = urllib.request.Request(
-            self.url_for(conversation_id), data=json.dumps(self.body_for(event_name, payload)).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+        entities = {"payment_request_id": payload.get("payment_request_id"), "payment_event": event_name}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                reply.read()
-        except urllib.error.HTTPError as exc:
-            raise NotificationFailed(f"Rasa answered {exc.code} for {event_name}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            # The URL carries the token: never put it in the message.
-            reason = getattr(exc, "reason", exc)
-            raise NotificationFailed(f"Rasa unreachable for {event_name}: {reason}") from None
+            self.conversations.trigger_intent(conversation_id, self.intent, entities)
+        except ConversationUnavailable as exc:
+            raise NotificationFailed(f"{exc} for {event_name}") from None

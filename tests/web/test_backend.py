@@ -1,21 +1,18 @@
 """Routes, headers and static files of the backend app (bot/web/backend.py).
 
-The app is driven in-process through its ASGI interface by a tiny client below:
+The app is driven in-process through its ASGI interface by tests/web/asgi_client.py:
 Sanic 21.12's own `app.asgi_client` needs sanic-testing, whose versions for this Sanic
 would downgrade h11, and the venv has no `httpx` (only `httpx2`, via huggingface_hub).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 from urllib.parse import urlencode
 
 import pytest
@@ -25,86 +22,11 @@ from sanic import Sanic
 from bot.web import backend
 from bot.ui_text import webchat_strings
 from bot.web.backend import create_backend_app
+from tests.web.asgi_client import Client
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://localhost:5005"
 FAKE_VENDOR_JS = b"/*! fake socket.io for tests */ window.io = function () {};\n"
-
-
-@dataclass
-class Response:
-    status: int
-    headers: Dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class AsgiClient:
-    """Just enough of an ASGI client: lifespan startup/shutdown and GET requests."""
-
-    def __init__(self, app: Sanic) -> None:
-        self.app = app
-        self._lifespan_in: "asyncio.Queue[dict]" = asyncio.Queue()
-        self._lifespan_out: "asyncio.Queue[dict]" = asyncio.Queue()
-        self._lifespan_task: Optional[asyncio.Task] = None
-
-    async def start(self) -> None:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
-        self._lifespan_task = asyncio.ensure_future(
-            self.app(scope, self._lifespan_in.get, self._lifespan_out.put)
-        )
-        await self._lifespan_in.put({"type": "lifespan.startup"})
-        message = await asyncio.wait_for(self._lifespan_out.get(), 10)
-        assert message["type"] == "lifespan.startup.complete", message
-
-    async def stop(self) -> None:
-        await self._lifespan_in.put({"type": "lifespan.shutdown"})
-        message = await asyncio.wait_for(self._lifespan_out.get(), 10)
-        assert message["type"] == "lifespan.shutdown.complete", message
-        # Sanic 21.12 then goes on to treat the lifespan scope as a request and fails
-        # (AttributeError: no `request`); the app is already shut down by then.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._lifespan_task, 10)
-
-    async def get(
-        self, path: str, params: Optional[Dict[str, str]] = None, raw_query: str = ""
-    ) -> Response:
-        query = urlencode(params) if params else raw_query
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode("latin-1"),
-            "query_string": query.encode("latin-1"),
-            "root_path": "",
-            "headers": [(b"host", b"testserver"), (b"user-agent", b"tests")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
-        sent: List[dict] = []
-
-        async def receive() -> dict:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict) -> None:
-            sent.append(message)
-
-        await asyncio.wait_for(self.app(scope, receive, send), 10)
-        start = next(m for m in sent if m["type"] == "http.response.start")
-        headers: Dict[str, str] = {}
-        for key, value in start["headers"]:
-            headers[key.decode("latin-1").lower()] = value.decode("latin-1")
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return Response(start["status"], headers, body)
 
 
 def make_settings(project_root: Path, rasa_public_url: str = RASA_URL) -> SimpleNamespace:
@@ -126,25 +48,21 @@ def fake_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-async def _client(settings: SimpleNamespace):
-    client = AsgiClient(create_backend_app(settings))
-    await client.start()
-    return client
+def _client(settings: SimpleNamespace) -> Client:
+    return Client(create_backend_app(settings))
 
 
 @pytest_asyncio.fixture
 async def client(fake_root: Path):
-    client = await _client(make_settings(fake_root))
-    yield client
-    await client.stop()
+    async with _client(make_settings(fake_root)) as client:
+        yield client
 
 
 @pytest_asyncio.fixture
 async def real_client():
     """The app over the repo's own node_modules (what `npm ci` installs)."""
-    client = await _client(make_settings(PROJECT_ROOT))
-    yield client
-    await client.stop()
+    async with _client(make_settings(PROJECT_ROOT)) as client:
+        yield client
 
 
 def chat_config(page: str) -> Dict[str, Any]:
@@ -185,28 +103,28 @@ def test_factory_rejects_a_bad_rasa_url(fake_root: Path, url: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_health(client: AsgiClient) -> None:
+async def test_health(client: Client) -> None:
     resp = await client.get("/health")
     assert resp.status == 200
     assert resp.json() == {"status": "ok"}
 
 
 @pytest.mark.asyncio
-async def test_root_redirects_to_chat(client: AsgiClient) -> None:
+async def test_root_redirects_to_chat(client: Client) -> None:
     resp = await client.get("/")
     assert resp.status in (301, 302, 303, 307, 308)
     assert resp.headers["location"] == "/chat"
 
 
 @pytest.mark.asyncio
-async def test_root_redirect_keeps_the_personal_link(client: AsgiClient) -> None:
-    resp = await client.get("/", raw_query="t=abc.def-ghi&lang=es")
+async def test_root_redirect_keeps_the_personal_link(client: Client) -> None:
+    resp = await client.get("/?t=abc.def-ghi&lang=es")
     assert resp.headers["location"] == "/chat?t=abc.def-ghi&lang=es"
 
 
 @pytest.mark.asyncio
 async def test_chat_page_has_the_test_hooks_and_accessible_structure(
-    client: AsgiClient,
+    client: Client,
 ) -> None:
     resp = await client.get("/chat")
     assert resp.status == 200
@@ -223,7 +141,7 @@ async def test_chat_page_has_the_test_hooks_and_accessible_structure(
 
 
 @pytest.mark.asyncio
-async def test_chat_page_config_points_the_browser_at_rasa(client: AsgiClient) -> None:
+async def test_chat_page_config_points_the_browser_at_rasa(client: Client) -> None:
     page = (await client.get("/chat")).text
     config = chat_config(page)
     assert config["rasaUrl"] == "http://localhost:5005"
@@ -234,11 +152,8 @@ async def test_chat_page_config_points_the_browser_at_rasa(client: AsgiClient) -
 
 @pytest.mark.asyncio
 async def test_rasa_behind_a_path_prefix_over_https(fake_root: Path) -> None:
-    client = await _client(make_settings(fake_root, "https://chat.example.test/rasa/"))
-    try:
+    async with _client(make_settings(fake_root, "https://chat.example.test/rasa/")) as client:
         resp = await client.get("/chat")
-    finally:
-        await client.stop()
     config = chat_config(resp.text)
     assert config["rasaUrl"] == "https://chat.example.test"
     assert config["socketPath"] == "/rasa/socket.io"
@@ -257,8 +172,8 @@ async def test_rasa_behind_a_path_prefix_over_https(fake_root: Path) -> None:
         ("", "en"),  # empty value: English
     ],
 )
-async def test_language_is_chosen_by_query(client: AsgiClient, lang: str, expected: str) -> None:
-    page = (await client.get("/chat", {"lang": lang})).text
+async def test_language_is_chosen_by_query(client: Client, lang: str, expected: str) -> None:
+    page = (await client.get("/chat?" + urlencode({"lang": lang}))).text
     strings = webchat_strings(expected)
     assert f'<html lang="{expected}">' in page
     assert f"<title>{strings['title']}</title>" in page
@@ -280,17 +195,17 @@ def test_every_language_has_every_string() -> None:
 
 
 @pytest.mark.asyncio
-async def test_spanish_page(client: AsgiClient) -> None:
-    page = (await client.get("/chat", {"lang": "es"})).text
+async def test_spanish_page(client: Client) -> None:
+    page = (await client.get("/chat?" + urlencode({"lang": "es"}))).text
     assert "Chat seguro" in page
     assert "conectando…" in page
     assert "Enviar" in page
 
 
 @pytest.mark.asyncio
-async def test_link_token_is_never_rendered_into_the_page(client: AsgiClient) -> None:
+async def test_link_token_is_never_rendered_into_the_page(client: Client) -> None:
     token = "</script><script>alert(1)</script>"
-    page = (await client.get("/chat", {"t": token, "lang": "<b>es"})).text
+    page = (await client.get("/chat?" + urlencode({"t": token, "lang": "<b>es"}))).text
     assert "alert(1)" not in page
     assert "<b>es" not in page
 
@@ -313,8 +228,8 @@ def test_strings_and_config_are_escaped(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.asyncio
-async def test_chat_page_security_headers(client: AsgiClient) -> None:
-    resp = await client.get("/chat", {"t": "signed.token"})
+async def test_chat_page_security_headers(client: Client) -> None:
+    resp = await client.get("/chat?" + urlencode({"t": "signed.token"}))
     headers = resp.headers
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
@@ -335,7 +250,7 @@ async def test_chat_page_security_headers(client: AsgiClient) -> None:
 
 
 @pytest.mark.asyncio
-async def test_page_uses_no_inline_script_or_style(client: AsgiClient) -> None:
+async def test_page_uses_no_inline_script_or_style(client: Client) -> None:
     page = (await client.get("/chat")).text
     for tag in re.findall(r"<script\b[^>]*>", page):
         assert "src=" in tag or 'type="application/json"' in tag, tag
@@ -353,7 +268,7 @@ async def test_page_uses_no_inline_script_or_style(client: AsgiClient) -> None:
         "/no-such-page",  # error responses too
     ],
 )
-async def test_every_response_has_nosniff_and_no_referrer(client: AsgiClient, path: str) -> None:
+async def test_every_response_has_nosniff_and_no_referrer(client: Client, path: str) -> None:
     resp = await client.get(path)
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.headers["referrer-policy"] == "no-referrer"
@@ -363,13 +278,13 @@ async def test_every_response_has_nosniff_and_no_referrer(client: AsgiClient, pa
 
 
 @pytest.mark.asyncio
-async def test_every_asset_the_page_references_is_served(client: AsgiClient) -> None:
+async def test_every_asset_the_page_references_is_served(client: Client) -> None:
     page = (await client.get("/chat")).text
     urls = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
     assert len(urls) == 3, urls
     for url in urls:
         path, _, query = url.partition("?")
-        resp = await client.get(path, raw_query=query)
+        resp = await client.get(f"{path}?{query}")
         assert resp.status == 200, url
         assert resp.body
 
@@ -382,7 +297,7 @@ async def test_every_asset_the_page_references_is_served(client: AsgiClient) -> 
         ("chat.css", "text/css"),
     ],
 )
-async def test_webchat_static(client: AsgiClient, name: str, content_type: str) -> None:
+async def test_webchat_static(client: Client, name: str, content_type: str) -> None:
     resp = await client.get(f"/static/webchat/{name}")
     assert resp.status == 200
     assert resp.headers["content-type"].startswith(content_type)
@@ -400,7 +315,7 @@ async def test_webchat_static(client: AsgiClient, name: str, content_type: str) 
         "/static/webchat/.hidden.js",  # dotfiles
     ],
 )
-async def test_webchat_static_refuses_anything_else(client: AsgiClient, path: str) -> None:
+async def test_webchat_static_refuses_anything_else(client: Client, path: str) -> None:
     resp = await client.get(path)
     assert resp.status == 404
     assert b"webchat_strings" not in resp.body
@@ -417,7 +332,7 @@ def test_page_script_never_uses_innerhtml() -> None:
 
 
 @pytest.mark.asyncio
-async def test_vendor_socketio_is_served_from_node_modules(client: AsgiClient) -> None:
+async def test_vendor_socketio_is_served_from_node_modules(client: Client) -> None:
     resp = await client.get("/static/vendor/socket.io.min.js")
     assert resp.status == 200
     assert resp.headers["content-type"].startswith("text/javascript")
@@ -426,7 +341,7 @@ async def test_vendor_socketio_is_served_from_node_modules(client: AsgiClient) -
 
 
 @pytest.mark.asyncio
-async def test_vendor_only_serves_listed_files(client: AsgiClient) -> None:
+async def test_vendor_only_serves_listed_files(client: Client) -> None:
     for path in (
         "/static/vendor/socket.io.js",
         "/static/vendor/..%2F..%2Fpackage.json",
@@ -440,12 +355,9 @@ async def test_missing_node_modules_is_a_clear_500(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="bot.web.backend")
-    client = await _client(make_settings(tmp_path))
-    try:
+    async with _client(make_settings(tmp_path)) as client:
         resp = await client.get("/static/vendor/socket.io.min.js")
         page = await client.get("/chat")
-    finally:
-        await client.stop()
     assert resp.status == 500
     assert "run npm ci" in resp.text
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -464,7 +376,7 @@ def test_package_lock_pins_socketio_client_4() -> None:
 
 
 @pytest.mark.asyncio
-async def test_real_node_modules_serve_socketio_client_4(real_client: AsgiClient) -> None:
+async def test_real_node_modules_serve_socketio_client_4(real_client: Client) -> None:
     installed = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
     assert installed.is_file(), "node_modules is missing: run `npm ci` in the project root"
     resp = await real_client.get("/static/vendor/socket.io.min.js")

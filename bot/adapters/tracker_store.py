@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set, Text
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -130,25 +130,35 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         await self._guarded(tracker.sender_id, "save", self._save(tracker))
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """The new events, redacted, to the event broker."""
-        if self._broker is None:
-            return
-        stored = await self.retrieve(tracker.sender_id)
-        offset = len(stored.events) if stored else 0
-        for data in redacted(tracker)[offset:]:
-            self._broker.publish({"sender_id": tracker.sender_id, **data})
+        """The new events, redacted, to the event broker (what `save` does after writing them)."""
+        with self.session_scope() as session:
+            self._publish(tracker.sender_id, self._unsaved(session, tracker))
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
+        """Only the events the database lacks: counted in SQL, redacted once, written, then published.
+
+        Rasa's own store reloads the whole tracker on every save to find them; that is a full read
+        and deserialisation per message, growing with the conversation.
+        """
         with self.session_scope() as session:
-            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-            for event, data in list(zip(tracker.events, redacted(tracker)))[stored:]:
+            unsaved = self._unsaved(session, tracker)
+            for event, data in unsaved:
                 session.add(self.SQLEvent(
                     sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
                     intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
                     action_name=data.get("name"), data=json.dumps(data),
                 ))
             session.commit()
+        self._publish(tracker.sender_id, unsaved)
+
+    def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
+        stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+        return list(zip(tracker.events, redacted(tracker)))[stored:]
+
+    def _publish(self, sender_id: str, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
+        if self._broker is not None:
+            for _, data in unsaved:
+                self._broker.publish({"sender_id": sender_id, **data})
 
 
 def redacted(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:

@@ -10,6 +10,7 @@ agent, or `Authorization: Bearer $AGENT_API_TOKEN` for scripts.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
@@ -144,14 +145,8 @@ def dashboard_blueprint(auth: Any, report_factory: Callable[[], KpiReport],
         return response.html(body, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY,
                                             "Cache-Control": "no-store"})
 
-    @bp.get("/agent/api/dashboard/kpis")
-    @auth.require_agent
-    async def kpis(request: Request) -> HTTPResponse:
-        try:
-            filters = filters_of(request)
-        except BadFilters as error:
-            return response.json({"error": str(error)}, status=400)
-        data = {
+    def kpis_document(filters: Filters) -> Dict[str, Any]:
+        return {
             "filters": {"creditor": filters.creditor_id, "start": filters.start.isoformat(),
                         "end": filters.end.isoformat()},
             "creditors": report().creditors(),
@@ -159,6 +154,16 @@ def dashboard_blueprint(auth: Any, report_factory: Callable[[], KpiReport],
             "daily": report().daily(filters),
             "generated_at": clock().isoformat(timespec="seconds"),
         }
+
+    @bp.get("/agent/api/dashboard/kpis")
+    @auth.require_agent
+    async def kpis(request: Request) -> HTTPResponse:
+        try:
+            filters = filters_of(request)
+        except BadFilters as error:
+            return response.json({"error": str(error)}, status=400)
+        # The queries block: a worker thread keeps them off the loop that also serves /nlg.
+        data = await asyncio.to_thread(kpis_document, filters)
         return response.json(data, headers={"Cache-Control": "no-store"})
 
     @bp.get("/agent/api/dashboard/export.csv")
@@ -168,7 +173,7 @@ def dashboard_blueprint(auth: Any, report_factory: Callable[[], KpiReport],
             filters = filters_of(request)
         except BadFilters as error:
             return response.text(str(error), status=400)
-        body = kpis_csv(filters, report().kpis(filters), report().daily(filters))
+        body = await asyncio.to_thread(lambda: kpis_csv(filters, report().kpis(filters), report().daily(filters)))
         name = f"kpis-{filters.creditor_id or 'all'}-{filters.start}-{filters.end}.csv"
         return response.text(body, content_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"',

@@ -40,8 +40,8 @@ def runtime_endpoints(settings: Settings) -> dict:
     }
     tracker_store = settings.tracker_store_url or f"sqlite:///{settings.project_root / 'var' / 'tracker.db'}"
     endpoints["tracker_store"] = sql_tracker_store(tracker_store)
-    if settings.lock_store_url:
-        endpoints["lock_store"] = lock_store(settings.lock_store_url, settings.lock_store_kind)
+    endpoints["lock_store"] = (lock_store(settings.lock_store_url, settings.lock_store_kind) if settings.lock_store_url
+                               else {"type": "bot.adapters.local_lock_store.LocalLockStore"})
     return endpoints
 
 

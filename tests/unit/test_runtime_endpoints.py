@@ -11,7 +11,7 @@ def test_the_default_is_one_machine_with_sqlite_and_the_ledger_broker():
     assert endpoints["tracker_store"]["type"] == "bot.adapters.tracker_store.GuardedSQLTrackerStore"
     assert endpoints["tracker_store"]["dialect"] == "sqlite"
     assert endpoints["event_broker"] == {"type": "bot.records.LedgerEventBroker"}
-    assert "lock_store" not in endpoints
+    assert endpoints["lock_store"] == {"type": "bot.adapters.local_lock_store.LocalLockStore"}
 
 
 def test_the_scaled_out_setup_from_the_environment():

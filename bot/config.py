@@ -61,9 +61,8 @@ class Settings:
     lock_store_url: Optional[str] = None
     lock_store_kind: str = "atomic"  # "rasa": Rasa's own RedisLockStore (only to show what it loses)
     event_broker_url: Optional[str] = None  # amqp://...: RabbitMQ feeds the communications record
-    # Where Rasa reaches the action server and the NLG endpoint (containers: other hosts); None: loopback.
+    # Where Rasa reaches the action server (containers: another host); None: loopback.
     action_endpoint_url: Optional[str] = None
-    nlg_url: Optional[str] = None
     stripe_api_key: Optional[str] = field(default=None, repr=False)
     stripe_webhook_secret: Optional[str] = field(default=None, repr=False)
     twilio_account_sid: Optional[str] = field(default=None, repr=False)
@@ -112,7 +111,6 @@ class Settings:
             lock_store_kind=_opt(env, "LOCK_STORE") or "atomic",
             event_broker_url=_opt(env, "EVENT_BROKER_URL"),
             action_endpoint_url=_opt(env, "ACTION_ENDPOINT_URL"),
-            nlg_url=_opt(env, "NLG_URL"),
             stripe_api_key=_opt(env, "STRIPE_API_KEY"),
             stripe_webhook_secret=_opt(env, "STRIPE_WEBHOOK_SECRET"),
             twilio_account_sid=_opt(env, "TWILIO_ACCOUNT_SID"),

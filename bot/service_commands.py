@@ -91,7 +91,7 @@ def _translations_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 register(Command("up", "start every service in the foreground (trains first if needed)", _up, _up_arguments))
-register(Command("backend", "run the backend alone (web chat page, NLG endpoint)", _backend))
+register(Command("backend", "run the backend alone (web chat page, payment pages, webhooks, agent console)", _backend))
 register(Command("train", "train the model unless one matches the training data", _train))
 register(Command("link", "print a signed personal web chat link for an account", _link, _link_arguments))
 register(Command("translations", "extract, update and compile the message catalogs", _translations,

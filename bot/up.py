@@ -34,7 +34,7 @@ def runtime_endpoints(settings: Settings) -> dict:
 
     endpoints = {
         "action_endpoint": {"url": settings.action_endpoint_url or f"http://127.0.0.1:{settings.actions_port}/webhook"},
-        "nlg": {"url": settings.nlg_url or f"http://127.0.0.1:{settings.backend_port}/nlg"},
+        "nlg": {"type": "bot.adapters.nlg.CatalogNLG"},  # rendered inside Rasa: no HTTP hop per message
         "event_broker": (pika_broker_settings(settings.event_broker_url) if settings.event_broker_url
                          else {"type": "bot.records.LedgerEventBroker"}),
     }

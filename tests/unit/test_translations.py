@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
+from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
 import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract
@@ -320,6 +321,7 @@ def test_every_response_renders_to_a_valid_nlg_body(catalogs, language):
             assert set(body) == {"text", "buttons", "image", "elements", "attachment", "custom"}
             assert isinstance(body["text"], str) and "{" not in body["text"], (name, body)
             assert isinstance(body["buttons"], list) and isinstance(body["custom"], dict)
+            assert CallbackNaturalLanguageGenerator.validate_response(body)  # Rasa's schema of an NLG reply
 
 
 def test_language_codes_are_normalized(catalogs):

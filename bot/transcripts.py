@@ -1,7 +1,7 @@
 """Transcripts for agents, built from Rasa tracker events without identity answers or card numbers."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 from bot.domain.cards import redact_card_numbers
 
@@ -30,13 +30,14 @@ REDACTED = "[redacted]"
 SEALED_PREFIX = "gAAAAA"  # Fernet tokens (bot.security.Sealer): identity answers sealed by the actions
 
 
-def identity_answers(events: List[Dict[str, Any]]) -> set:
+def identity_answers(events: List[Dict[str, Any]], requested: Optional[str] = None) -> set:
     """Indexes of user events that answered an identity question.
 
-    An answer is a message sent while the form asked for one (requested_slot), or one after which
-    an identity slot was filled (a date of birth volunteered out of turn).
+    An answer is a message sent while the form asked for one (requested_slot; `requested` is its value
+    before the first of `events`), or one after which an identity slot was filled (a date of birth
+    volunteered out of turn).
     """
-    answers, requested, last_user = set(), None, None
+    answers, last_user = set(), None
     for index, event in enumerate(events):
         kind = event.get("event")
         if kind == "slot" and event.get("name") == "requested_slot":
@@ -50,9 +51,12 @@ def identity_answers(events: List[Dict[str, Any]]) -> set:
     return answers
 
 
-def redact_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Tracker events as stored and streamed: identity answers and card numbers removed."""
-    answers = identity_answers(events)
+def redact_events(events: List[Dict[str, Any]], requested: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Tracker events as stored and streamed: identity answers and card numbers removed.
+
+    `events` may be the new events of a turn: `requested` is then the form's requested_slot before them.
+    """
+    answers = identity_answers(events, requested)
     return [_redact_event(event, index in answers) for index, event in enumerate(events)]
 
 

@@ -30,6 +30,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set
 import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import AllSlotsReset, Restarted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -153,7 +154,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
 
     def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
         stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-        return list(zip(tracker.events, redacted(tracker)))[stored:]
+        return unsaved_redacted(tracker, stored)
 
     def _publish(self, sender_id: str, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
         if self._broker is not None:
@@ -161,8 +162,21 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                 self._broker.publish({"sender_id": sender_id, **data})
 
 
-def redacted(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
-    return redact_events([event.as_dict() for event in tracker.events])
+def unsaved_redacted(tracker: DialogueStateTracker, stored: int) -> List[Tuple[Any, Dict[str, Any]]]:
+    """The events after the first `stored`, each with its redacted form: only the new events are redacted."""
+    events = list(tracker.events)
+    new = events[stored:]
+    return list(zip(new, redact_events([event.as_dict() for event in new], requested_slot_before(events, stored))))
+
+
+def requested_slot_before(events: List[Any], position: int) -> Optional[str]:
+    """The form's requested_slot as it stood before events[position] (None: no form was asking)."""
+    for event in reversed(events[:position]):
+        if isinstance(event, SlotSet) and event.key == "requested_slot":
+            return event.value
+        if isinstance(event, (SessionStarted, Restarted, AllSlotsReset)):
+            return None
+    return None
 
 
 # --- the channels' side: a kind reply instead of a conversation silently started over -------------

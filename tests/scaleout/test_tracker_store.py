@@ -98,6 +98,36 @@ async def test_identity_answers_and_card_numbers_never_reach_the_database_or_the
     assert Sealer("test-key").unseal(restored.get_slot("dob_answer")) == "1985-03-04"
 
 
+async def test_saved_turn_by_turn_an_answer_to_a_question_asked_in_an_earlier_turn_is_redacted(store_url, domain):
+    # Rasa reads and saves the tracker once per message: the question (requested_slot) is already stored
+    # when the answer comes, and an answer the form could not use fills no slot that would give it away.
+    broker = Recorded()
+    store = guarded_store(store_url, domain, broker)
+    turns = [
+        [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+         UserUttered("what do I owe?", {"name": "ask_balance", "confidence": 1.0}),
+         SlotSet("requested_slot", "dob_answer"), BotUttered("What is your date of birth?"),
+         ActionExecuted("action_listen")],
+        [UserUttered("march 4 in 85", {"name": "inform", "confidence": 1.0}),
+         BotUttered("Sorry, I didn't get that date."), ActionExecuted("action_listen")],
+        [UserUttered("3 4 85", {"name": "inform", "confidence": 1.0}), SlotSet("requested_slot", None),
+         BotUttered("Let's try another way."), ActionExecuted("action_listen")],
+        [UserUttered("what?", {"name": "out_of_scope", "confidence": 1.0}),
+         BotUttered("How can I help?"), ActionExecuted("action_listen")],
+    ]
+    tracker = DialogueStateTracker("privacy-2", domain.slots)
+    for turn in turns:
+        for event in turn:
+            tracker.update(event)
+        await store.save(tracker)
+        tracker = await store.retrieve("privacy-2")
+
+    assert len(broker.events) == sum(len(turn) for turn in turns)
+    assert "march 4" not in json.dumps(broker.events) and "3 4 85" not in json.dumps(broker.events)
+    texts = [event.get("text") for event in broker.events if event["event"] == "user"]
+    assert texts == ["what do I owe?", "[redacted]", "[redacted]", "what?"]
+
+
 def test_logs_lose_dates_zip_codes_and_card_numbers():
     assert redact_log_text(f"user said '3/4/1985' then 94110 and {CARD}") == \
         "user said '[date]' then [zip] and [card number removed]"

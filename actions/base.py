@@ -23,6 +23,9 @@ class AssistantAction(Action, ABC):
     For a consumer whose language nobody gave (see :func:`detected_language_switch`), an action
     run after a message that clearly reads as the other language switches the conversation to it,
     its own replies included.
+
+    `domain` is empty: the action endpoint enables Rasa's selective domain and no action asks for it
+    (an action that needs it says `send_domain: true` under its name in domain.yml).
     """
 
     follows_detected_language = True

@@ -33,7 +33,9 @@ def runtime_endpoints(settings: Settings) -> dict:
     from bot.events_consumer import pika_broker_settings
 
     endpoints = {
-        "action_endpoint": {"url": settings.action_endpoint_url or f"http://127.0.0.1:{settings.actions_port}/webhook"},
+        # No action reads Rasa's domain: sending it (about 30 kB of JSON) with every call is wasted work.
+        "action_endpoint": {"url": settings.action_endpoint_url or f"http://127.0.0.1:{settings.actions_port}/webhook",
+                            "enable_selective_domain": True},
         "nlg": {"type": "bot.adapters.nlg.CatalogNLG"},  # rendered inside Rasa: no HTTP hop per message
         "event_broker": (pika_broker_settings(settings.event_broker_url) if settings.event_broker_url
                          else {"type": "bot.records.LedgerEventBroker"}),

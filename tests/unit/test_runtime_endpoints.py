@@ -35,3 +35,8 @@ def test_several_servers_listen_after_the_balancers_port():
     settings = Settings.from_env({"RASA_PORT": "7000"})
     assert rasa_ports(settings, 1) == [7000]
     assert rasa_ports(settings, 3) == [7001, 7002, 7003]
+
+
+def test_rasa_does_not_send_the_domain_with_every_action_call():
+    endpoints = runtime_endpoints(Settings.from_env({}))
+    assert endpoints["action_endpoint"]["enable_selective_domain"] is True

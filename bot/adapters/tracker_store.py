@@ -94,6 +94,8 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            _write_ahead(self.engine)
         # Only this store publishes: Rasa's fail-safe builds its in-memory fallback with the primary's
         # broker, and that fallback would publish the turn unredacted.
         self._broker, self.event_broker = self.event_broker, None
@@ -160,6 +162,19 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         if self._broker is not None:
             for _, data in unsaved:
                 self._broker.publish({"sender_id": sender_id, **data})
+
+
+def _write_ahead(engine: Any) -> None:
+    """SQLite: a write-ahead log synced at checkpoints, not two syncs of the whole journal per turn."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()  # connections opened while Rasa created the tables are gone: every new one has the pragmas
 
 
 def unsaved_redacted(tracker: DialogueStateTracker, stored: int) -> List[Tuple[Any, Dict[str, Any]]]:

@@ -171,3 +171,13 @@ async def test_a_failing_database_is_loud_and_the_consumer_is_asked_to_try_again
             connection.exec_driver_sql("ALTER TABLE events_away RENAME TO events")
     assert HEALTH.report()["tracker_store"] == "ok"
     assert await replies("hi again", "outage-1") == ["Hello! How can I help?"]
+
+
+async def test_sqlite_keeps_a_write_ahead_log(tmp_path, domain):
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = guarded_store(url, domain)
+    await store.save(verification_conversation("wal-1", domain))
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()

@@ -104,7 +104,7 @@ def services(settings: Settings, model: Path, endpoints: Path, rasa_token: str, 
     for n, port in enumerate(ports):
         running.append(Service(
             "rasa" if len(ports) == 1 else f"rasa-{n + 1}",
-            [python, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+            [python, "-m", "bot.rasa_server", "run", "--model", str(model), "--endpoints", str(endpoints),
              "--credentials", "credentials.yml", "--interface", settings.bind_host,
              # The HTTP API serves whole trackers: only callers holding the token get in.
              "--enable-api", "--auth-token", rasa_token,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from bot.config import Settings
 from bot.ledger.migrations import upgrade
@@ -62,7 +62,8 @@ def make_engine(url: str) -> Engine:
     in_memory = database in ("", ":memory:") or "mode=memory" in database
     if not in_memory and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    extra = {"poolclass": StaticPool} if in_memory else {}
+    # A file keeps its connections (SQLAlchemy 1.4 would open and close it for every statement).
+    extra = {"poolclass": StaticPool if in_memory else QueuePool}
     sqlite_engine = create_engine(
         url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **extra
     )

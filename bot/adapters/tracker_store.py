@@ -95,7 +95,8 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            _write_ahead(self.engine)
+            self.engine = pooled_sqlite(self.engine)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         # Only this store publishes: Rasa's fail-safe builds its in-memory fallback with the primary's
         # broker, and that fallback would publish the turn unredacted.
         self._broker, self.event_broker = self.event_broker, None
@@ -164,8 +165,14 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                 self._broker.publish({"sender_id": sender_id, **data})
 
 
-def _write_ahead(engine: Any) -> None:
-    """SQLite: a write-ahead log synced at checkpoints, not two syncs of the whole journal per turn."""
+def pooled_sqlite(rasas_engine: Any) -> Any:
+    """Rasa's SQLite engine opens and closes the file for every read and write (SQLAlchemy 1.4's NullPool).
+
+    This one keeps its connections, each with a write-ahead log synced at checkpoints rather than a
+    journal synced twice per turn.
+    """
+    engine = sa.create_engine(rasas_engine.url, poolclass=sa.pool.QueuePool,
+                              connect_args={"check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -174,7 +181,8 @@ def _write_ahead(engine: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    engine.dispose()  # connections opened while Rasa created the tables are gone: every new one has the pragmas
+    rasas_engine.dispose()
+    return engine
 
 
 def unsaved_redacted(tracker: DialogueStateTracker, stored: int) -> List[Tuple[Any, Dict[str, Any]]]:

@@ -146,6 +146,12 @@ class AtomicRedisLockStore(LockStore):
     async def _check(self, conversation_id: str, ticket: int) -> int:
         return int(await self._redis.eval(_CHECK, 2, *self._keys(conversation_id), ticket, self._ttl_ms))
 
+    async def _check_waiting(self, conversation_id: str, ticket: int) -> int:
+        try:
+            return await self._check(conversation_id, ticket)
+        except Exception as error:
+            raise LockError(f"Could not check the lock of conversation '{conversation_id}': {error}") from error
+
     async def _release(self, conversation_id: str, ticket: int) -> None:
         try:
             await self._redis.eval(_RELEASE, 2, *self._keys(conversation_id), ticket, self.channel, conversation_id)
@@ -160,7 +166,7 @@ class AtomicRedisLockStore(LockStore):
         try:
             while True:
                 woken.clear()  # before the check: a release published after it still wakes us
-                state = await self._check(conversation_id, ticket)
+                state = await self._check_waiting(conversation_id, ticket)
                 if state == 1:
                     return ticket
                 if state == -1:
@@ -194,7 +200,8 @@ class AtomicRedisLockStore(LockStore):
         import redis.asyncio as aioredis
 
         self._loop = loop
-        self._redis = aioredis.Redis.from_url(self.url)
+        # A connection Redis closed (a restart) is noticed when taken from the pool and replaced.
+        self._redis = aioredis.Redis.from_url(self.url, socket_connect_timeout=2)
         self._listener = loop.create_task(self._listen())
 
     async def _listen(self) -> None:

@@ -8,7 +8,8 @@ Loud: Rasa wraps every tracker store in a `FailSafeTrackerStore` that, when the 
 starts the conversation over (a failed read returns no tracker) and keeps the turn in memory (a failed
 write), logging one line. Here every failure is logged at ERROR, counted in `HEALTH` (served at
 `/webhooks/health/` by channels.health), and the channels answer that turn with the kind
-`utter_try_again_shortly` instead of whatever the restarted conversation said (`guard_turns`).
+`utter_try_again_shortly` instead of whatever the restarted conversation said (`guard_turns`). A turn
+that could not take the conversation's lock (Redis down) gets the same answer instead of none.
 
 endpoints.yml:
     tracker_store:
@@ -29,6 +30,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set
 
 import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -171,7 +173,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 def guard_turns(on_new_message: OnNewMessage) -> OnNewMessage:
-    """Wrap a channel's `on_new_message`: when the store is down, the consumer hears so, kindly."""
+    """Wrap a channel's `on_new_message`: when the tracker or the lock store is down, the consumer hears so."""
 
     async def handle(message: UserMessage) -> Any:
         if not await asyncio.to_thread(HEALTH.available):  # probes the database only while it is failing
@@ -180,7 +182,13 @@ def guard_turns(on_new_message: OnNewMessage) -> OnNewMessage:
             await _try_again(message)
             return None
         HEALTH.turn_failed(message.sender_id)  # forget failures of earlier turns
-        result = await on_new_message(message)
+        try:
+            result = await on_new_message(message)
+        except LockError as error:  # Rasa's REST channel would answer 200 with no reply, logging one line
+            logger.error("conversation %s: the lock store failed (%s); asked the consumer to try again",
+                         message.sender_id, error)
+            await _try_again(message)
+            return None
         if HEALTH.turn_failed(message.sender_id):
             if isinstance(message.output_channel, CollectingOutputChannel):
                 message.output_channel.messages.clear()  # replies of a conversation started over

@@ -5,13 +5,20 @@ Tests marked `scaleout` are skipped when a server they need does not answer (CI 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import time
 import uuid
+from pathlib import Path
+from typing import Optional
 
 import pytest
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+PORT_BASE = int(os.environ.get("E2E_PORT_BASE", "15000"))
 
 
 def reachable(host: str, port: int) -> bool:
@@ -43,3 +50,37 @@ def redis_prefix():
     if keys:
         client.delete(*keys)
     client.close()
+
+
+class RedisServer:
+    """A redis-server of the test's own (never the shared one), to kill and restart mid-conversation.
+
+    No persistence: a restart comes back empty, as a Redis without a disk does.
+    """
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port, self.directory = port, directory
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not reachable("127.0.0.1", self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+def private_redis(port: int, directory: Path) -> RedisServer:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    return RedisServer(port, directory).start()

@@ -9,6 +9,7 @@ from typing import List
 import pytest
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
@@ -141,3 +142,14 @@ async def test_a_failing_database_is_loud_and_the_consumer_is_asked_to_try_again
             connection.exec_driver_sql("ALTER TABLE events_away RENAME TO events")
     assert HEALTH.report()["tracker_store"] == "ok"
     assert await replies("hi again", "outage-1") == ["Hello! How can I help?"]
+
+
+async def test_a_turn_that_cannot_take_the_conversations_lock_is_asked_to_try_again(caplog):
+    async def redis_down(message: UserMessage) -> None:
+        raise LockError("Could not issue a ticket: Connection refused")  # what the lock store raises
+
+    collector = CollectingOutputChannel()
+    with caplog.at_level(logging.ERROR):
+        await guard_turns(redis_down)(UserMessage("what do I owe?", collector, "locked-out"))
+    assert [m["text"] for m in collector.messages] == [TRY_AGAIN_EN]  # Rasa's REST channel would say nothing
+    assert any(r.levelno == logging.ERROR and "lock store" in r.getMessage() for r in caplog.records)

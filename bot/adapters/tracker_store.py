@@ -23,10 +23,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -35,7 +34,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.domain.cards import redact_card_numbers
+from bot.log_redaction import install_log_redaction
 from bot.transcripts import redact_events
 
 logger = logging.getLogger(__name__)
@@ -205,35 +204,3 @@ async def _try_again(message: UserMessage) -> None:
     channel = message.input_channel
     body = bootstrap.catalogs().render(TRY_AGAIN, language, channel)
     await message.output_channel.send_text_message(message.sender_id, body["text"])
-
-
-# --- logs -------------------------------------------------------------------------------------------
-
-_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
-_ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b")
-
-
-def redact_log_text(text: str) -> str:
-    """Card numbers, anything shaped like a date, and five-digit runs (ZIP codes) leave the logs."""
-    return _ZIP.sub("[zip]", _DATE.sub("[date]", redact_card_numbers(text)))
-
-
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and (record.args or any(ch.isdigit() for ch in record.msg)):
-            try:
-                message = record.getMessage()
-            except Exception:
-                return True
-            record.msg, record.args = redact_log_text(message), None
-        return True
-
-
-_FILTER = RedactingFilter()
-
-
-def install_log_redaction(handlers: Optional[Iterable[logging.Handler]] = None) -> None:
-    """Every handler of the root logger redacts (Rasa logs user messages at DEBUG)."""
-    for handler in handlers if handlers is not None else logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)

@@ -16,7 +16,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from bot.adapters.tracker_store import HEALTH, GuardedSQLTrackerStore, guard_turns, redact_log_text
+from bot.adapters.tracker_store import HEALTH, GuardedSQLTrackerStore, guard_turns
+from bot.log_redaction import redact_log_text
 from bot.security import Sealer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 from bot.domain.cards import redact_card_numbers
 
-_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
+_DATE = re.compile(r"(?<![\d.])\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b(?!\.\d)")  # not an IP address
 _ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b")
 
 

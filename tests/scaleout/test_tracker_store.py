@@ -103,6 +103,7 @@ async def test_identity_answers_and_card_numbers_never_reach_the_database_or_the
 def test_logs_lose_dates_zip_codes_and_card_numbers():
     assert redact_log_text(f"user said '3/4/1985' then 94110 and {CARD}") == \
         "user said '[date]' then [zip] and [card number removed]"
+    assert redact_log_text("Error while reading from 127.0.0.1") == "Error while reading from 127.0.0.1"
 
 
 async def test_a_failing_database_is_loud_and_the_consumer_is_asked_to_try_again(tmp_path, domain, caplog):

@@ -4,11 +4,13 @@ Tests marked `scaleout` are skipped when a server they need does not answer (CI 
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -84,3 +86,47 @@ def private_redis(port: int, directory: Path) -> RedisServer:
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     return RedisServer(port, directory).start()
+
+
+class DelayingProxy:
+    """A TCP proxy in front of Redis that holds each request `delay` seconds, as a Redis a network hop away.
+
+    With no delay it is transparent. A delay widens the window between a read and a write of Rasa's
+    stock `RedisLockStore`, which is how two servers come to hold one conversation at once.
+    """
+
+    def __init__(self, port: int, target_port: int, db: int = 0) -> None:
+        self.port, self.target_port = port, target_port
+        self.url = f"redis://127.0.0.1:{port}/{db}"
+        self.delay = 0.0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> "DelayingProxy":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._client, "127.0.0.1", self.port),
+                                         self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:  # Redis is down: the client sees its connection closed
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, upstream_writer, delayed=True),
+                             self._pipe(upstream_reader, writer, delayed=False), return_exceptions=True)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, delayed: bool) -> None:
+        try:
+            while data := await source.read(65536):
+                if delayed and self.delay:
+                    await asyncio.sleep(self.delay)
+                sink.write(data)
+                await sink.drain()
+        finally:
+            sink.close()

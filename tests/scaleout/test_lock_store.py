@@ -9,7 +9,7 @@ import redis as sync_redis
 from rasa.core.lock_store import LockError, RedisLockStore
 
 from bot.adapters.lock_store import AtomicRedisLockStore
-from tests.scaleout.conftest import PORT_BASE, REDIS_URL, private_redis
+from tests.scaleout.conftest import PORT_BASE, REDIS_URL, DelayingProxy, private_redis
 
 pytestmark = pytest.mark.scaleout
 
@@ -146,7 +146,8 @@ async def test_a_waiter_whose_ticket_redis_lost_queues_again(redis_prefix):
 
 async def test_redis_restarted_a_turn_meanwhile_is_refused_and_the_next_is_served_at_once(tmp_path):
     redis_server = private_redis(PORT_BASE + 31, tmp_path)
-    first, second = (AtomicRedisLockStore(url=redis_server.url, poll_seconds=0.1) for _ in range(2))
+    proxy = DelayingProxy(PORT_BASE + 34, redis_server.port).start()  # as a Redis behind a proxy: connections
+    first, second = (AtomicRedisLockStore(url=proxy.url, poll_seconds=0.1) for _ in range(2))  # are accepted, then closed
     try:
         async with second.lock("restart"):  # both servers are connected
             pass
@@ -161,6 +162,7 @@ async def test_redis_restarted_a_turn_meanwhile_is_refused_and_the_next_is_serve
                 pass
     finally:
         await close_all([first, second])
+        proxy.stop()
         redis_server.kill()
 
 

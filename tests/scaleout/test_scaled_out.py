@@ -228,7 +228,7 @@ def assert_each_message_once_in_order(stack: ScaledStack, sender: str, replies: 
                                       unanswered: tuple = ()) -> None:
     """Each answered message is in the tracker once, with the replies it got; `unanswered` ones at most once."""
     rows = stack.tracker_rows(sender)
-    recorded = [(said, bot) for said, bot in turns(rows)]
+    recorded = turns(rows)
     assert recorded[0][0] == "/session_start"
     for message in unanswered:  # the consumer was told it may not have been handled
         assert [said for said, _ in recorded].count(message) <= 1

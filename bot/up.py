@@ -124,6 +124,26 @@ def services(settings: Settings, model: Path, endpoints: Path, rasa_token: str, 
 
 def start(service: Service, root: Path) -> None:
     service.process = subprocess.Popen(service.command, cwd=root, env=service.env, start_new_session=True)
+    print(f"started {service.name} (pid {service.process.pid})", flush=True)
+
+
+def behind_the_balancer(service: Service) -> bool:
+    """One of several Rasa servers: the others carry its conversations while it restarts."""
+    return service.name.startswith("rasa-")
+
+
+def supervise(running: List[Service], root: Path) -> Service:
+    """Restart a Rasa server behind the balancer that stopped; return any other service that stopped."""
+    while True:
+        for service in running:
+            if service.process.poll() is None:
+                continue
+            if not behind_the_balancer(service):
+                return service
+            print(f"{service.name} stopped (exit code {service.process.returncode}); the balancer sends its "
+                  "conversations to the others; restarting it.", flush=True)
+            start(service, root)
+        time.sleep(1)
 
 
 def healthy(url: str) -> bool:
@@ -221,9 +241,7 @@ def run(settings: Settings, instances: int = 1) -> int:
             start(service, settings.project_root)
         wait_until_healthy(running, startup_timeout(instances))
         print_urls(settings, demo_password)
-        while all(s.process.poll() is None for s in running):
-            time.sleep(1)
-        failed = next(s for s in running if s.process.poll() is not None)
+        failed = supervise(running, settings.project_root)
         print(f"{failed.name} stopped (exit code {failed.process.returncode}); stopping the rest.", flush=True)
         return 1
     except KeyboardInterrupt:

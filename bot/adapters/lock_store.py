@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_KEY_PREFIX = "rasa-lock:"
 DEFAULT_TICKET_TTL_SECONDS = 20.0
 DEFAULT_POLL_SECONDS = 0.5
+RECONNECT_ATTEMPTS = 3
 
 # KEYS[1] queue (sorted set: member "<number>:<expires ms>", score number), KEYS[2] counter.
 # ARGV[1] ttl ms. Returns the ticket number.
@@ -146,6 +147,12 @@ class AtomicRedisLockStore(LockStore):
     async def _check(self, conversation_id: str, ticket: int) -> int:
         return int(await self._redis.eval(_CHECK, 2, *self._keys(conversation_id), ticket, self._ttl_ms))
 
+    async def _check_waiting(self, conversation_id: str, ticket: int) -> int:
+        try:
+            return await self._check(conversation_id, ticket)
+        except Exception as error:
+            raise LockError(f"Could not check the lock of conversation '{conversation_id}': {error}") from error
+
     async def _release(self, conversation_id: str, ticket: int) -> None:
         try:
             await self._redis.eval(_RELEASE, 2, *self._keys(conversation_id), ticket, self.channel, conversation_id)
@@ -160,7 +167,7 @@ class AtomicRedisLockStore(LockStore):
         try:
             while True:
                 woken.clear()  # before the check: a release published after it still wakes us
-                state = await self._check(conversation_id, ticket)
+                state = await self._check_waiting(conversation_id, ticket)
                 if state == 1:
                     return ticket
                 if state == -1:
@@ -192,9 +199,16 @@ class AtomicRedisLockStore(LockStore):
         if self._redis is not None and self._loop is loop:
             return
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError, TimeoutError
 
         self._loop = loop
-        self._redis = aioredis.Redis.from_url(self.url)
+        # A call on a connection that Redis (or a proxy in front of it) dropped, after a restart, is made
+        # again on a new one. A reply lost after Redis ran an issue leaves a spare ticket; it expires.
+        self._redis = aioredis.Redis.from_url(
+            self.url, socket_connect_timeout=2, retry_on_error=[ConnectionError, TimeoutError],
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RECONNECT_ATTEMPTS))
         self._listener = loop.create_task(self._listen())
 
     async def _listen(self) -> None:

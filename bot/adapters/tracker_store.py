@@ -8,7 +8,8 @@ Loud: Rasa wraps every tracker store in a `FailSafeTrackerStore` that, when the 
 starts the conversation over (a failed read returns no tracker) and keeps the turn in memory (a failed
 write), logging one line. Here every failure is logged at ERROR, counted in `HEALTH` (served at
 `/webhooks/health/` by channels.health), and the channels answer that turn with the kind
-`utter_try_again_shortly` instead of whatever the restarted conversation said (`guard_turns`).
+`utter_try_again_shortly` instead of whatever the restarted conversation said (`guard_turns`). A turn
+that could not take the conversation's lock (Redis down) gets the same answer instead of none.
 
 endpoints.yml:
     tracker_store:
@@ -22,19 +23,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import AllSlotsReset, Restarted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.domain.cards import redact_card_numbers
+from bot.log_redaction import install_log_redaction
 from bot.transcripts import redact_events
 
 logger = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 def guard_turns(on_new_message: OnNewMessage) -> OnNewMessage:
-    """Wrap a channel's `on_new_message`: when the store is down, the consumer hears so, kindly."""
+    """Wrap a channel's `on_new_message`: when the tracker or the lock store is down, the consumer hears so."""
 
     async def handle(message: UserMessage) -> Any:
         if not await asyncio.to_thread(HEALTH.available):  # probes the database only while it is failing
@@ -217,7 +218,13 @@ def guard_turns(on_new_message: OnNewMessage) -> OnNewMessage:
             await _try_again(message)
             return None
         HEALTH.turn_failed(message.sender_id)  # forget failures of earlier turns
-        result = await on_new_message(message)
+        try:
+            result = await on_new_message(message)
+        except LockError as error:  # Rasa's REST channel would answer 200 with no reply, logging one line
+            logger.error("conversation %s: the lock store failed (%s); asked the consumer to try again",
+                         message.sender_id, error)
+            await _try_again(message)
+            return None
         if HEALTH.turn_failed(message.sender_id):
             if isinstance(message.output_channel, CollectingOutputChannel):
                 message.output_channel.messages.clear()  # replies of a conversation started over
@@ -234,35 +241,3 @@ async def _try_again(message: UserMessage) -> None:
     channel = message.input_channel
     body = bootstrap.catalogs().render(TRY_AGAIN, language, channel)
     await message.output_channel.send_text_message(message.sender_id, body["text"])
-
-
-# --- logs -------------------------------------------------------------------------------------------
-
-_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
-_ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b")
-
-
-def redact_log_text(text: str) -> str:
-    """Card numbers, anything shaped like a date, and five-digit runs (ZIP codes) leave the logs."""
-    return _ZIP.sub("[zip]", _DATE.sub("[date]", redact_card_numbers(text)))
-
-
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and (record.args or any(ch.isdigit() for ch in record.msg)):
-            try:
-                message = record.getMessage()
-            except Exception:
-                return True
-            record.msg, record.args = redact_log_text(message), None
-        return True
-
-
-_FILTER = RedactingFilter()
-
-
-def install_log_redaction(handlers: Optional[Iterable[logging.Handler]] = None) -> None:
-    """Every handler of the root logger redacts (Rasa logs user messages at DEBUG)."""
-    for handler in handlers if handlers is not None else logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ SECRET = "whsec_faults"
 API_KEY = "sk_test_faults"
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 MAYA = "BW-10001"
+LUCIA = "NW-20001"
 
 
 class Recording(ConsumerNotifier):
@@ -104,13 +106,13 @@ def assert_consistent(provider: StripeProvider, engine) -> None:
     assert made_by_us <= keys, "every idempotency key Stripe saw comes from the ledger"
 
 
-def paid_plan(service: PaymentsService, provider: StripeProvider, count: int = 3):
+def paid_plan(service: PaymentsService, provider: StripeProvider, count: int = 3, account: str = MAYA):
     """A plan whose first installment the consumer paid on Stripe's page (the card is saved)."""
-    proposal = build_plan(service.options(MAYA).collectible, "monthly", count, NOW.date())
-    plan = service.create_plan(MAYA, proposal, "conv-faults", "rest")
+    proposal = build_plan(service.options(account).collectible, "monthly", count, NOW.date())
+    plan = service.create_plan(account, proposal, f"conv-{account}", "rest")
     provider.pay(plan.setup_url.rsplit("/", 1)[1])
     deliver_three_times_shuffled(service, provider)
-    assert service.plan(MAYA).status == "active"
+    assert service.plan(account).status == "active"
     return plan
 
 
@@ -202,6 +204,35 @@ def run_due_process(database_url: str, provider: StripeProvider, at: datetime) -
                STRIPE_WEBHOOK_SECRET=SECRET, RASA_URL="http://127.0.0.1:9", PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "bot", "run-due", "--at", at.isoformat()], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def succeeded(run_due_output: str) -> int:
+    found = re.search(r"succeeded=(\d+)", run_due_output)
+    return int(found.group(1)) if found else 0
+
+
+def test_two_schedulers_started_at_the_same_moment_charge_each_installment_once(service, provider, demo_ledger):
+    """The scheduler on two machines: two `run-due` processes at once against one ledger."""
+    for account in (MAYA, LUCIA):
+        paid_plan(service, provider, account=account)
+    due = datetime(2026, 12, 23, 20, tzinfo=timezone.utc)
+    database_url = demo_ledger.engine.url.render_as_string(hide_password=False)
+    provider.fault("/v1/payment_intents", "hang")  # the first charge waits: the other machine runs meanwhile
+    first, second = (run_due_process(database_url, provider, due) for _ in range(2))
+    try:
+        assert provider.processed.wait(120)
+        while first.poll() is None and second.poll() is None:  # one machine finishes while the other charges
+            time.sleep(0.2)
+    finally:
+        provider.release.set()
+    summaries = [process.communicate(timeout=120)[0] for process in (first, second)]
+    assert first.returncode == second.returncode == 0, summaries
+    assert sum(succeeded(out) for out in summaries) == 2, summaries
+    keys = [key for path, key, _ in provider.requests if path == "/v1/payment_intents"]
+    assert len(set(keys)) == 2  # one key per installment (a timed-out request is retried with its key)
+    deliver_three_times_shuffled(service, provider, seed=9)
+    assert len(provider.charges) == 4  # the two plans' first payments on the page, one installment each
+    assert_consistent(provider, demo_ledger.engine)
 
 
 def test_a_scheduler_killed_mid_charge_is_taken_over_with_the_same_key(tmp_path, provider, notifier):

@@ -6,10 +6,10 @@ import time
 
 import pytest
 import redis as sync_redis
-from rasa.core.lock_store import RedisLockStore
+from rasa.core.lock_store import LockError, RedisLockStore
 
 from bot.adapters.lock_store import AtomicRedisLockStore
-from tests.scaleout.conftest import REDIS_URL
+from tests.scaleout.conftest import PORT_BASE, REDIS_URL, DelayingProxy, private_redis
 
 pytestmark = pytest.mark.scaleout
 
@@ -142,6 +142,28 @@ async def test_a_waiter_whose_ticket_redis_lost_queues_again(redis_prefix):
         assert "waiter" in entered
     finally:
         await close_all([holder, waiter])
+
+
+async def test_redis_restarted_a_turn_meanwhile_is_refused_and_the_next_is_served_at_once(tmp_path):
+    redis_server = private_redis(PORT_BASE + 31, tmp_path)
+    proxy = DelayingProxy(PORT_BASE + 34, redis_server.port).start()  # as a Redis behind a proxy: connections
+    first, second = (AtomicRedisLockStore(url=proxy.url, poll_seconds=0.1) for _ in range(2))  # are accepted, then closed
+    try:
+        async with second.lock("restart"):  # both servers are connected
+            pass
+        async with first.lock("restart"):
+            redis_server.kill()  # the turn holding the lock finishes; its release is only logged
+        with pytest.raises(LockError):  # Rasa's channels turn this into "try again in a minute"
+            async with second.lock("restart"):
+                pass
+        redis_server.start()  # empty: tickets start over
+        for store in (first, second):  # their dropped connections are replaced on the first call
+            async with store.lock("restart"):
+                pass
+    finally:
+        await close_all([first, second])
+        proxy.stop()
+        redis_server.kill()
 
 
 def test_rasa_redis_lock_store_hands_one_ticket_to_two_servers(redis_prefix):

@@ -9,13 +9,15 @@ from typing import List
 import pytest
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from bot.adapters.tracker_store import HEALTH, GuardedSQLTrackerStore, guard_turns, redact_log_text
+from bot.adapters.tracker_store import HEALTH, GuardedSQLTrackerStore, guard_turns
+from bot.log_redaction import redact_log_text
 from bot.security import Sealer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +133,7 @@ async def test_saved_turn_by_turn_an_answer_to_a_question_asked_in_an_earlier_tu
 def test_logs_lose_dates_zip_codes_and_card_numbers():
     assert redact_log_text(f"user said '3/4/1985' then 94110 and {CARD}") == \
         "user said '[date]' then [zip] and [card number removed]"
+    assert redact_log_text("Error while reading from 127.0.0.1") == "Error while reading from 127.0.0.1"
 
 
 async def test_a_failing_database_is_loud_and_the_consumer_is_asked_to_try_again(tmp_path, domain, caplog):
@@ -181,3 +184,14 @@ async def test_sqlite_keeps_a_write_ahead_log(tmp_path, domain):
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+async def test_a_turn_that_cannot_take_the_conversations_lock_is_asked_to_try_again(caplog):
+    async def redis_down(message: UserMessage) -> None:
+        raise LockError("Could not issue a ticket: Connection refused")  # what the lock store raises
+
+    collector = CollectingOutputChannel()
+    with caplog.at_level(logging.ERROR):
+        await guard_turns(redis_down)(UserMessage("what do I owe?", collector, "locked-out"))
+    assert [m["text"] for m in collector.messages] == [TRY_AGAIN_EN]  # Rasa's REST channel would say nothing
+    assert any(r.levelno == logging.ERROR and "lock store" in r.getMessage() for r in caplog.records)

@@ -1,6 +1,7 @@
 """The local load balancer in front of several Rasa servers (bot/web/balancer.py)."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 
@@ -66,3 +67,46 @@ async def test_no_server_up_is_a_503():
                 assert reply.status == 503
     finally:
         await runner.cleanup()
+
+
+async def test_a_server_that_goes_away_mid_request_gets_the_caller_a_502_saying_so():
+    async def killed_mid_turn(reader, writer) -> None:
+        await reader.read(100)  # took the request, then the process died: no answer
+        writer.transport.abort()
+
+    dying_port, balancer_port = free_port(), free_port()
+    dying = await asyncio.start_server(killed_mid_turn, "127.0.0.1", dying_port)
+    runner = await serve(create_app([f"http://127.0.0.1:{dying_port}"]), balancer_port)
+    try:
+        async with ClientSession() as client:
+            async with client.post(f"http://127.0.0.1:{balancer_port}/webhooks/rest/webhook", data="hi") as reply:
+                assert reply.status == 502
+                assert "send it again" in (await reply.json())["error"]
+    finally:
+        await runner.cleanup()
+        dying.close()
+
+
+async def test_a_websocket_goes_to_a_live_server_with_the_pages_origin():
+    async def socket(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(f"{message.data} from origin {request.headers.get('Origin')}")
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/socket.io/", socket)
+    live_port, dead_port, balancer_port = free_port(), free_port(), free_port()
+    runners = [await serve(app, live_port),
+               await serve(create_app([f"http://127.0.0.1:{dead_port}", f"http://127.0.0.1:{live_port}"] * 2),
+                           balancer_port)]
+    try:
+        async with ClientSession() as client:
+            async with client.ws_connect(f"ws://127.0.0.1:{balancer_port}/socket.io/",
+                                         headers={"Origin": "http://localhost:8000"}) as ws:
+                await ws.send_str("hello")
+                assert await ws.receive_str() == "hello from origin http://localhost:8000"
+    finally:
+        for runner in runners:
+            await runner.cleanup()

@@ -227,9 +227,10 @@ def _interrupt(signum, frame) -> None:
 def run(settings: Settings, instances: int = 1) -> int:
     from bot import bootstrap
 
-    if instances > 1 and not settings.lock_store_url:
-        print("Several Rasa servers share conversations through Redis: set LOCK_STORE_URL (docs/scaling.md).",
-              file=sys.stderr)
+    several = instances > 1 or int(os.environ.get("SANIC_WORKERS") or 1) > 1
+    if several and not settings.lock_store_url:
+        print("Several Rasa servers or Sanic workers share conversations through Redis: set LOCK_STORE_URL "
+              "(docs/scaling.md).", file=sys.stderr)
         return 2
     model, endpoints, demo_password = prepare(settings)
     running = services(settings, model, endpoints, bootstrap.rasa_api_token(), instances)

@@ -8,7 +8,7 @@ moment the holder finishes, and a newcomer never overtakes a waiter.
 A turn that holds the conversation longer than Rasa's lock lifetime (`TICKET_LOCK_LIFETIME`, 60 s)
 makes the waiters give up with Rasa's `LockError`, as Rasa's own store does when a ticket expires.
 
-It only serves one process. Several Rasa servers share conversations through the atomic Redis store
+It only serves one process (one Sanic worker: `python -m bot up` refuses `SANIC_WORKERS` above 1 without Redis). Several Rasa servers share conversations through the atomic Redis store
 (`bot/adapters/lock_store.py`), which `python -m bot up` chooses whenever `LOCK_STORE_URL` is set.
 
 endpoints.yml:

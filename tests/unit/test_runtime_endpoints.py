@@ -1,6 +1,8 @@
 """Rasa's endpoints as `python -m bot up` writes them: the environment alone picks the setup."""
+import pytest
+
 from bot.config import Settings
-from bot.up import rasa_ports, runtime_endpoints
+from bot.up import rasa_ports, run, runtime_endpoints
 
 SCALED = {"DATABASE_URL": "postgresql://u@db/ledger", "TRACKER_STORE_URL": "postgresql://u:pw@db:5432/rasa",
           "LOCK_STORE_URL": "redis://cache:6379/2", "EVENT_BROKER_URL": "amqp://bob:s%40cret@mq:5672/%2F"}
@@ -40,3 +42,12 @@ def test_several_servers_listen_after_the_balancers_port():
 def test_rasa_does_not_send_the_domain_with_every_action_call():
     endpoints = runtime_endpoints(Settings.from_env({}))
     assert endpoints["action_endpoint"]["enable_selective_domain"] is True
+
+
+@pytest.mark.parametrize("instances, workers", [(2, None), (1, "2")])
+def test_several_rasa_processes_without_redis_are_refused(monkeypatch, capsys, instances, workers):
+    # The local lock store serves one process: a second would handle one conversation's messages at once.
+    if workers:
+        monkeypatch.setenv("SANIC_WORKERS", workers)
+    assert run(Settings.from_env({}), instances=instances) == 2
+    assert "LOCK_STORE_URL" in capsys.readouterr().err

@@ -25,6 +25,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
@@ -41,6 +42,7 @@ from bot.transcripts import redact_events
 logger = logging.getLogger(__name__)
 
 TRY_AGAIN = "utter_try_again_shortly"
+RECENT_TRACKERS = 500  # conversations whose tracker a Rasa server keeps in memory between messages
 
 
 class StoreHealth:
@@ -101,6 +103,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         # Only this store publishes: Rasa's fail-safe builds its in-memory fallback with the primary's
         # broker, and that fallback would publish the turn unredacted.
         self._broker, self.event_broker = self.event_broker, None
+        self._recent = RecentTrackers()
         install_log_redaction()
         HEALTH.store = self
 
@@ -126,7 +129,24 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         return result
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        return await self._guarded(sender_id, "read", super().retrieve(sender_id))
+        return await self._guarded(sender_id, "read", self._retrieve_recent_or_stored(sender_id))
+
+    async def _retrieve_recent_or_stored(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The tracker this process saved last, if the database still holds exactly its events; else a read."""
+        with self.session_scope() as session:
+            stored = self._fingerprint(session, sender_id)
+        tracker = self._recent.get(sender_id, stored)
+        if tracker is None:
+            tracker = await super().retrieve(sender_id)
+            if tracker is not None:
+                self._recent.put(sender_id, stored, tracker)
+        return tracker
+
+    def _fingerprint(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
+        """How many events the conversation's session has in the database, and the last one's id."""
+        query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).order_by(None)
+        count, last_id = query.with_entities(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).one()
+        return int(count), last_id
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
         return await self._guarded(conversation_id, "read", super().retrieve_full_tracker(conversation_id))
@@ -154,6 +174,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                     action_name=data.get("name"), data=json.dumps(data),
                 ))
             session.commit()
+            self._recent.put(tracker.sender_id, self._fingerprint(session, tracker.sender_id), tracker)
         self._publish(tracker.sender_id, unsaved)
 
     def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
@@ -164,6 +185,36 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         if self._broker is not None:
             for _, data in unsaved:
                 self._broker.publish({"sender_id": sender_id, **data})
+
+
+class RecentTrackers:
+    """The trackers this process saved last, so the next message of a conversation skips reading it back.
+
+    Reading a tracker parses and replays every event of the session, work that grows with the
+    conversation. An entry is used only while the database holds exactly the events it has (same count,
+    same last id) and the tracker has no events beyond them: a turn that failed before saving, or a
+    message another Rasa server handled, makes the next read go to the database.
+    """
+
+    def __init__(self, size: int = RECENT_TRACKERS) -> None:
+        self._size = size
+        self._entries: "OrderedDict[str, Tuple[Tuple[int, Optional[int]], DialogueStateTracker]]" = OrderedDict()
+
+    def get(self, sender_id: str, stored: Tuple[int, Optional[int]]) -> Optional[DialogueStateTracker]:
+        entry = self._entries.pop(sender_id, None)
+        if entry is None:
+            return None
+        fingerprint, tracker = entry
+        if fingerprint != stored or len(tracker.events) != stored[0]:
+            return None
+        self._entries[sender_id] = entry  # most recently used last
+        return tracker
+
+    def put(self, sender_id: str, stored: Tuple[int, Optional[int]], tracker: DialogueStateTracker) -> None:
+        self._entries.pop(sender_id, None)
+        self._entries[sender_id] = (stored, tracker)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 def pooled_sqlite(rasas_engine: Any) -> Any:

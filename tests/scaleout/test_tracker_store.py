@@ -130,6 +130,41 @@ async def test_saved_turn_by_turn_an_answer_to_a_question_asked_in_an_earlier_tu
     assert texts == ["what do I owe?", "[redacted]", "[redacted]", "what?"]
 
 
+async def test_the_next_message_reuses_the_saved_tracker_without_reading_it_back(store_url, domain, monkeypatch):
+    store = guarded_store(store_url, domain)
+    await store.save(verification_conversation("recent-1", domain))
+    tracker = await store.retrieve("recent-1")
+    tracker.update(UserUttered("and who is it from?", {"name": "ask_creditor", "confidence": 1.0}))
+    await store.save(tracker)
+    reads = []
+    monkeypatch.setattr(DialogueStateTracker, "from_dict", lambda *args, **kwargs: reads.append(args))
+    assert await store.retrieve("recent-1") is tracker
+    assert reads == []
+
+
+async def test_a_message_another_server_handled_is_read_from_the_database(store_url, domain):
+    here, there = guarded_store(store_url, domain), guarded_store(store_url, domain)
+    await here.save(verification_conversation("recent-2", domain))
+    theirs = await there.retrieve("recent-2")
+    theirs.update(UserUttered("and who is it from?", {"name": "ask_creditor", "confidence": 1.0}))
+    await there.save(theirs)
+    assert (await here.retrieve("recent-2")).latest_message.text == "and who is it from?"
+
+
+async def test_a_turn_that_failed_before_saving_is_not_remembered(store_url, domain):
+    store, other = guarded_store(store_url, domain), guarded_store(store_url, domain)
+    tracker = verification_conversation("recent-3", domain)
+    await store.save(tracker)
+    tracker.update(UserUttered("never saved", {"name": "inform", "confidence": 1.0}))  # then the turn failed
+    assert (await store.retrieve("recent-3")).latest_message.text != "never saved"
+    # ...even when another server then saved as many events as the failed turn had added
+    tracker.update(UserUttered("never saved either", {"name": "inform", "confidence": 1.0}))
+    theirs = await other.retrieve("recent-3")
+    theirs.update(UserUttered("saved elsewhere", {"name": "inform", "confidence": 1.0}))
+    await other.save(theirs)
+    assert (await store.retrieve("recent-3")).latest_message.text == "saved elsewhere"
+
+
 def test_logs_lose_dates_zip_codes_and_card_numbers():
     assert redact_log_text(f"user said '3/4/1985' then 94110 and {CARD}") == \
         "user said '[date]' then [zip] and [card number removed]"

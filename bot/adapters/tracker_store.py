@@ -11,6 +11,11 @@ write), logging one line. Here every failure is logged at ERROR, counted in `HEA
 `utter_try_again_shortly` instead of whatever the restarted conversation said (`guard_turns`). A turn
 that could not take the conversation's lock (Redis down) gets the same answer instead of none.
 
+Quick: each save writes only the new events, and the next message of a conversation reuses the
+tracker this process saved (`RecentTrackers`) while the database still holds exactly its events. A
+turn whose events needed redacting is not kept: the next message reads the redacted events back, so
+identity answers never outlive their turn in memory either.
+
 endpoints.yml:
     tracker_store:
       type: bot.adapters.tracker_store.GuardedSQLTrackerStore
@@ -174,7 +179,10 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                     action_name=data.get("name"), data=json.dumps(data),
                 ))
             session.commit()
-            self._recent.put(tracker.sender_id, self._fingerprint(session, tracker.sender_id), tracker)
+            if all(data == event.as_dict() for event, data in unsaved):  # nothing in clear text to keep
+                self._recent.put(tracker.sender_id, self._fingerprint(session, tracker.sender_id), tracker)
+            else:
+                self._recent.forget(tracker.sender_id)
         self._publish(tracker.sender_id, unsaved)
 
     def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
@@ -209,6 +217,9 @@ class RecentTrackers:
             return None
         self._entries[sender_id] = entry  # most recently used last
         return tracker
+
+    def forget(self, sender_id: str) -> None:
+        self._entries.pop(sender_id, None)
 
     def put(self, sender_id: str, stored: Tuple[int, Optional[int]], tracker: DialogueStateTracker) -> None:
         self._entries.pop(sender_id, None)

@@ -142,6 +142,21 @@ async def test_the_next_message_reuses_the_saved_tracker_without_reading_it_back
     assert reads == []
 
 
+async def test_a_turn_with_an_identity_answer_is_read_back_redacted_not_reused(store_url, domain):
+    store = guarded_store(store_url, domain)
+    await store.save(verification_conversation("recent-4", domain))
+    tracker = await store.retrieve("recent-4")
+    tracker.update(UserUttered("hi", {"name": "greet", "confidence": 1.0}))
+    tracker.update(SlotSet("requested_slot", "dob_answer"))
+    tracker.update(ActionExecuted("action_listen"))
+    await store.save(tracker)
+    tracker = await store.retrieve("recent-4")
+    tracker.update(UserUttered("3/4/1985", {"name": "inform", "confidence": 1.0}))
+    await store.save(tracker)
+    again = await store.retrieve("recent-4")
+    assert again is not tracker and again.latest_message.text == "[redacted]"
+
+
 async def test_a_message_another_server_handled_is_read_from_the_database(store_url, domain):
     here, there = guarded_store(store_url, domain), guarded_store(store_url, domain)
     await here.save(verification_conversation("recent-2", domain))

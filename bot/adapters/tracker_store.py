@@ -12,7 +12,8 @@ write), logging one line. Here every failure is logged at ERROR, counted in `HEA
 that could not take the conversation's lock (Redis down) gets the same answer instead of none.
 
 Quick: each save writes only the new events, and the next message of a conversation reuses the
-tracker this process saved (`RecentTrackers`) while the database still holds exactly its events. A
+tracker this process saved (`RecentTrackers`) while the database still holds exactly its events; a
+long conversation is kept as its latest turns (bot.adapters.tracker_window). A
 turn whose events needed redacting is not kept: the next message reads the redacted events back, so
 identity answers never outlive their turn in memory either.
 
@@ -41,6 +42,7 @@ from rasa.shared.core.events import AllSlotsReset, Restarted, SessionStarted, Sl
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.adapters.tracker_window import stored_offset, windowed
 from bot.log_redaction import install_log_redaction
 from bot.transcripts import redact_events
 
@@ -179,15 +181,20 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                     action_name=data.get("name"), data=json.dumps(data),
                 ))
             session.commit()
-            if all(data == event.as_dict() for event, data in unsaved):  # nothing in clear text to keep
-                self._recent.put(tracker.sender_id, self._fingerprint(session, tracker.sender_id), tracker)
-            else:
-                self._recent.forget(tracker.sender_id)
+            self._remember(session, tracker, unsaved)
         self._publish(tracker.sender_id, unsaved)
+
+    def _remember(self, session: Any, tracker: DialogueStateTracker, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
+        """Keep the saved tracker (its window, once long) for the next message, unless it holds clear text."""
+        stored = self._fingerprint(session, tracker.sender_id)
+        if not all(data == event.as_dict() for event, data in unsaved):
+            self._recent.forget(tracker.sender_id)
+        elif len(tracker.events) + stored_offset(tracker) == stored[0]:
+            self._recent.put(tracker.sender_id, stored, windowed(tracker) or tracker)
 
     def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
         stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-        return unsaved_redacted(tracker, stored)
+        return unsaved_redacted(tracker, stored - stored_offset(tracker))
 
     def _publish(self, sender_id: str, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
         if self._broker is not None:
@@ -213,7 +220,7 @@ class RecentTrackers:
         if entry is None:
             return None
         fingerprint, tracker = entry
-        if fingerprint != stored or len(tracker.events) != stored[0]:
+        if fingerprint != stored or len(tracker.events) + stored_offset(tracker) != stored[0]:
             return None
         self._entries[sender_id] = entry  # most recently used last
         return tracker

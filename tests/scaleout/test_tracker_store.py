@@ -157,6 +157,32 @@ async def test_a_turn_with_an_identity_answer_is_read_back_redacted_not_reused(s
     assert again is not tracker and again.latest_message.text == "[redacted]"
 
 
+async def test_a_long_conversation_kept_as_its_latest_turns_stores_every_event_once(store_url, domain):
+    store = guarded_store(store_url, domain)
+    await store.save(verification_conversation("long-1", domain))
+    said = []
+    for number in range(150):
+        tracker = await store.retrieve("long-1")
+        text_ = f"message {number}"
+        said.append(text_)
+        for event in (UserUttered(text_, {"name": "ask_balance", "confidence": 1.0}),
+                      SlotSet("language", "es" if number % 2 else "en"),
+                      BotUttered(f"reply {number}"), ActionExecuted("action_listen")):
+            tracker.update(event)
+        await store.save(tracker)
+    kept = await store.retrieve("long-1")
+    assert len(kept.events) < 200 and kept.get_slot("language") == "es"  # the window, in the latest state
+    assert Sealer("test-key").unseal(kept.get_slot("dob_answer")) == "1985-03-04"  # set 150 turns ago
+
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        rows = [json.loads(row.data) for row in connection.execute(
+            text("SELECT data FROM events WHERE sender_id = 'long-1' ORDER BY id"))]
+    engine.dispose()
+    assert [row["text"] for row in rows if row["event"] == "user"][-150:] == said
+    assert len(rows) == len(verification_conversation("long-1", domain).events) + 150 * 4
+
+
 async def test_a_message_another_server_handled_is_read_from_the_database(store_url, domain):
     here, there = guarded_store(store_url, domain), guarded_store(store_url, domain)
     await here.save(verification_conversation("recent-2", domain))

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import create_engine, text
+
+from bot.adapters.tracker_window import WINDOW_AT
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +95,29 @@ def test_spanish_speaker_verifies_with_a_spanish_date_and_reads_amounts_in_es_us
     replies = verify(stack, sender, LUCIA, first_message="cuanto debo")
     assert any(stack.format_money(statement.balance, "es_US") in text for text in replies), replies
     assert any("fecha de nacimiento" in text for text in replies), replies
+
+
+def session_events(stack, sender: str) -> int:
+    engine = create_engine(stack.env["TRACKER_STORE_URL"])
+    with engine.connect() as connection:
+        count = connection.execute(text(
+            "SELECT count(*) FROM events WHERE sender_id = :s AND id >= "
+            "(SELECT max(id) FROM events WHERE sender_id = :s AND type_name = 'session_started')"), {"s": sender})
+        return count.scalar()
+
+
+def test_a_long_conversation_keeps_its_language_and_verification(stack):
+    # Past 40 turns the server keeps only the latest turns between messages (bot/adapters/tracker_window.py).
+    sender = LUCIA["phone"]
+    statement = stack.ledger.statement(LUCIA["ref"])
+    verify(stack, sender, LUCIA, first_message="cuanto debo")
+    balance = stack.format_money(statement.balance, "es_US")
+    for _ in range(60):
+        assert any(balance in text for text in stack.texts(sender, "cuanto debo"))
+    assert session_events(stack, sender) > WINDOW_AT  # long enough to be kept as a window
+    details = stack.texts(sender, "para que es esta deuda")
+    assert all(any(item.reference in text for text in details) for item in statement.line_items), details
+    assert not any("fecha de nacimiento" in text for text in details), details
 
 
 def test_three_wrong_answers_lock_verification_and_offer_a_person(stack):

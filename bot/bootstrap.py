@@ -1,11 +1,13 @@
 """Wires the adapters once per process: settings, the engine, the migrated ledger.
 
-Nothing here runs at import time; the first call builds and caches (functools.lru_cache).
+Nothing here runs at import time; the first call builds and caches (`built_once`).
 """
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
+from typing import Any, Callable
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -19,36 +21,54 @@ from bot.security import LinkSigner, Sealer, load_or_create_key
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-@functools.lru_cache(maxsize=None)
+def built_once(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """functools.lru_cache, with threads that ask at the same moment waiting for the one build.
+
+    The action server answers in worker threads: without the lock, eight concurrent first payments
+    each loaded the response catalogs (a second apiece) and each built an engine of its own.
+    """
+    cached = functools.lru_cache(maxsize=None)(factory)
+    lock = threading.RLock()
+
+    @functools.wraps(factory)
+    def build(*args: Any) -> Any:
+        with lock:
+            return cached(*args)
+
+    build.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return build
+
+
+@built_once
 def settings() -> Settings:
     return Settings.from_env()
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def engine() -> Engine:
     return make_engine(settings().database_url)
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def ledger() -> SqlLedger:
     """The migrated ledger every action and web app shares."""
     upgrade(engine())
     return SqlLedger(engine())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def secret_key() -> str:
     """SECRET_KEY, or a key generated once per installation under var/."""
     configured = settings().secret_key
     return configured or load_or_create_key(settings().project_root / "var" / "secret.key")
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def sealer() -> Sealer:
     return Sealer(secret_key())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def link_signer() -> LinkSigner:
     return LinkSigner(secret_key())
 
@@ -100,7 +120,7 @@ def _configure_sqlite(sqlite_engine: Engine) -> None:
 # --- messaging: channels, the outbound service, web chat identity (docs/channels.md) -----------
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def messaging():
     """Message ids, outbound attempts, pending choices and one-time codes (bot.ledger.messaging)."""
     from bot.ledger.messaging import SqlMessaging
@@ -109,7 +129,7 @@ def messaging():
     return SqlMessaging(engine())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def messaging_config():
     """WhatsApp templates from messaging.yml (MESSAGING_CONFIG names another file)."""
     from bot.messaging_config import DEFAULT_FILE, load_messaging_config
@@ -117,7 +137,7 @@ def messaging_config():
     return load_messaging_config(settings().messaging_config or settings().project_root / DEFAULT_FILE)
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def languages():
     """The languages a conversation can be held in: English and every catalog under locales/."""
     from bot.translations import available_languages
@@ -125,7 +145,7 @@ def languages():
     return tuple(available_languages(settings().project_root))
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def catalogs():
     """The responses in every language, for messages rendered outside Rasa's NLG (outbound)."""
     from bot.translations import Catalogs
@@ -133,7 +153,7 @@ def catalogs():
     return Catalogs(settings().project_root)
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def twilio_sender(channel: str):
     """The Twilio sender of `channel` (sms, whatsapp), or None when Twilio is not configured for it."""
     from bot.adapters.twilio_sender import build_sender
@@ -147,7 +167,7 @@ def personal_link(account_ref: str, language: str, days: int = 7) -> str:
     return f"{settings().public_backend_url}/chat?t={token}&lang={language}"
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def email_sender():
     """SMTP when SMTP_URL is set, else the sandbox mailbox (.eml files under var/mail)."""
     from bot.adapters.email_sender import build_email_sender
@@ -155,7 +175,7 @@ def email_sender():
     return build_email_sender(settings())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def outbound():
     """The outbound messaging service every proactive message goes through."""
     from bot.services.outbound import OutboundService
@@ -168,7 +188,7 @@ def outbound():
     )
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def one_time_codes():
     """Web chat possession codes, sent through the outbound service."""
     from bot.services.one_time_codes import OneTimeCodes
@@ -176,7 +196,7 @@ def one_time_codes():
     return OneTimeCodes(ledger(), messaging(), outbound(), secret_key())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def session_signer():
     """Signs the web chat's session tokens (conversation id bound to the browser that got it)."""
     from bot.web.webchat_session import SessionSigner
@@ -187,7 +207,7 @@ def session_signer():
 # --- payments: the gateway (Stripe or the local sandbox), notifier and service (docs/payments.md) -----
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def rasa_api_token() -> str:
     """RASA_API_TOKEN, or one derived from the secret key so Rasa (--auth-token) and the backend agree."""
     from bot.payments.wiring import derive_rasa_api_token
@@ -195,7 +215,7 @@ def rasa_api_token() -> str:
     return settings().rasa_api_token or derive_rasa_api_token(secret_key())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def payments():
     """The PaymentsService: Stripe when STRIPE_API_KEY is set, else the sandbox served by the backend."""
     from bot.payments.wiring import build_payments_service
@@ -206,7 +226,7 @@ def payments():
 # --- disputes and special circumstances (journeys 9-13) ------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def disputes():
     """The Disputes service on the migrated ledger; resolutions are worded in the consumer's language."""
     from bot.ledger.disputes import SqlDisputes
@@ -219,7 +239,7 @@ def disputes():
 # --- agents: accounts, the console's authentication (docs/agents.md) ----------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def agents():
     """Agent accounts and the agent's side of handoffs (bot.ledger.agents)."""
     from bot.ledger.agents import SqlAgents
@@ -228,7 +248,7 @@ def agents():
     return SqlAgents(engine())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def agent_auth():
     """Console sessions (signed cookies) and the API's bearer token (AGENT_API_TOKEN)."""
     from bot.web.agent_auth import AgentAuth
@@ -237,7 +257,7 @@ def agent_auth():
                      secure_cookies=settings().public_backend_url.startswith("https://"))
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def agent_desk():
     """Take, reply, resolve: the agent's side of a handoff, talking to conversations through Rasa's API."""
     from bot.adapters.rasa_conversations import RasaConversations
@@ -247,7 +267,7 @@ def agent_desk():
                      disputes=disputes(), catalogs=catalogs())
 
 
-@functools.lru_cache(maxsize=None)
+@built_once
 def agent_hours():
     """When agents work (AGENT_HOURS); None: always. A malformed setting fails at startup."""
     from bot.domain.agent_hours import AgentHours

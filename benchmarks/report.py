@@ -5,7 +5,7 @@ from typing import List, Optional
 
 NOTE = ("Ratios are this assistant divided by plain Rasa: above 1 is more for throughput, "
         "slower or bigger for times and memory. A journey here is 10 messages (verify, balance, line "
-        "items, creditor, a payment link, a dispute) through the action server, ledger and NLG server; "
+        "items, creditor, a payment link, a dispute) through the action server, the ledger and the response catalogs; "
         "plain Rasa's is 10 messages of the `rasa init` example with its responses in the domain.")
 
 

@@ -1,6 +1,14 @@
-"""`python -m bot.rasa_server run …`: Rasa's own command line, with two fixes to Rasa 3.6's message path.
+"""`python -m bot.rasa_server run …`: Rasa's own command line, with three fixes to Rasa 3.6's message path.
 
-Both were found by sampling the Rasa process of the running stack under `make bench`'s journeys (py-spy):
+When the action server is down, fails or takes longer than `ACTION_TIMEOUT_SECONDS`, Rasa 3.6 logs
+the exception and goes on without the action: the consumer hears nothing (or only half an answer),
+and its call waits up to five minutes first, where Twilio gives a webhook 15 seconds. Here the call
+gives up after `ACTION_TIMEOUT_SECONDS`, and the consumer is told kindly to try again in a minute
+(`utter_try_again_shortly`). The action's events are not applied; every ledger write an action makes
+is idempotent per turn, so the retried message cannot do anything twice.
+
+The other two were found by sampling the Rasa process of the running stack under `make bench`'s
+journeys (py-spy):
 
 - Rasa checks every reply of the action server against a JSON schema with `jsonschema.validate`, which
   first checks the schema itself against the JSON Schema metaschema, on every call: 31% of the
@@ -12,13 +20,24 @@ Both were found by sampling the Rasa process of the running stack under `make be
 """
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import sys
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.actions.action import RemoteAction
+import rasa.core.actions.action
+from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
 from rasa.shared.core.events import Event
+from rasa.shared.exceptions import RasaException
 
+from bot.adapters.tracker_store import TRY_AGAIN
+
+logger = logging.getLogger(__name__)
+
+ACTION_TIMEOUT_SECONDS = 10  # within the 15 s Twilio waits for a webhook's answer
+
+_rasas_run_remote_action = RemoteAction.run
 _rasas_validate_action_result = RemoteAction._validate_action_result
 _rasas_resolve_by_type = Event.resolve_by_type
 _event_classes: Dict[str, type] = {}
@@ -49,7 +68,21 @@ def resolve_event_class(type_name: Text, default: Optional[type] = None) -> Opti
     return event_class
 
 
+async def run_or_ask_to_try_again(action: RemoteAction, output_channel: Any, nlg: Any, tracker: Any,
+                                  domain: Any) -> List[Event]:
+    try:
+        return await _rasas_run_remote_action(action, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise  # a form rejecting its slot: Rasa lets another policy predict
+    except (RasaException, asyncio.TimeoutError) as error:
+        logger.error("custom action %s failed (%s): the consumer is asked to try again", action.name(),
+                     error or type(error).__name__)
+        return await ActionBotResponse(TRY_AGAIN).run(output_channel, nlg, tracker, domain)
+
+
 def install() -> None:
+    rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS
+    RemoteAction.run = run_or_ask_to_try_again
     RemoteAction._validate_action_result = validate_action_result
     Event.resolve_by_type = staticmethod(resolve_event_class)
 

@@ -1,13 +1,30 @@
 """Rasa started through bot.rasa_server: action server replies are checked as strictly, without the rework."""
 from __future__ import annotations
 
+import asyncio
+import socket
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 import jsonschema
 import pytest
+import rasa.core.actions.action
 import rasa.shared.utils.common
-from rasa.core.actions.action import RemoteAction
+from aiohttp import web
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
 from bot import rasa_server
+from bot.adapters.nlg import CatalogNLG
+from bot.translations import Catalogs, compile_catalogs
+
+ROOT = Path(__file__).resolve().parents[2]
+TRY_AGAIN_TEXT = ("Sorry, something went wrong on our side and I can't continue our conversation right now. "
+                  "Please try again in a minute.")
 
 VALID = {"events": [{"event": "slot", "name": "language", "value": "es"}],
          "responses": [{"response": "utter_greet"}]}
@@ -17,6 +34,8 @@ VALID = {"events": [{"event": "slot", "name": "language", "value": "es"}],
 def installed(monkeypatch):
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
     monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
+    monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)
+    monkeypatch.setattr(rasa.core.actions.action, "DEFAULT_REQUEST_TIMEOUT", rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT)
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -56,3 +75,90 @@ def test_unknown_event_types_behave_as_in_rasa(installed):
         Event.resolve_by_type("nope")
     assert Event.resolve_by_type("nope", default=SlotSet) is SlotSet
     assert Event.resolve_by_type("topic") is None
+
+
+# --- the action server down, failing or slow: the consumer hears so ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def nlg(tmp_path_factory):
+    compiled = tmp_path_factory.mktemp("compiled_locales")
+    compile_catalogs(ROOT, output_dir=compiled)
+    return CatalogNLG(catalogs=Catalogs(ROOT, compiled_dir=compiled))
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@asynccontextmanager
+async def action_server(handler):
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        await runner.cleanup()
+
+
+async def run_action(url, nlg, domain):
+    tracker = DialogueStateTracker.from_events("+14155550101", [ActionExecuted("action_listen")], domain.slots)
+    return await RemoteAction("action_balance", EndpointConfig(url)).run(CollectingOutputChannel(), nlg, tracker, domain)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_an_action_server_that_is_down_gets_the_consumer_a_kind_try_again(installed, nlg, domain):
+    events = await run_action(f"http://127.0.0.1:{closed_port()}/webhook", nlg, domain)
+    assert [event.text for event in events] == [TRY_AGAIN_TEXT]
+
+
+async def test_an_action_server_error_gets_the_consumer_a_kind_try_again(installed, nlg, domain):
+    async def failing(request):
+        return web.Response(status=500, text="Traceback ...")
+
+    async with action_server(failing) as url:
+        events = await run_action(url, nlg, domain)
+    assert [event.text for event in events] == [TRY_AGAIN_TEXT]
+
+
+async def test_a_slow_action_server_is_given_up_on_in_time(installed, nlg, domain, monkeypatch):
+    monkeypatch.setattr(rasa.core.actions.action, "DEFAULT_REQUEST_TIMEOUT", 0.3)
+
+    async def slow(request):
+        await asyncio.sleep(5)
+        return web.json_response({"events": [], "responses": []})
+
+    async with action_server(slow) as url:
+        events = await asyncio.wait_for(run_action(url, nlg, domain), timeout=4)
+    assert [event.text for event in events] == [TRY_AGAIN_TEXT]
+
+
+async def test_a_form_rejecting_its_slot_still_lets_another_policy_predict(installed, nlg, domain):
+    async def rejecting(request):
+        return web.json_response({"action_name": "action_balance", "error": "not now"}, status=400)
+
+    async with action_server(rejecting) as url:
+        with pytest.raises(ActionExecutionRejection):
+            await run_action(url, nlg, domain)
+
+
+async def test_a_working_action_server_is_answered_as_before(installed, nlg, domain):
+    async def working(request):
+        return web.json_response({"events": [{"event": "slot", "name": "language", "value": "es"}],
+                                  "responses": [{"response": "utter_thank"}]})
+
+    async with action_server(working) as url:
+        events = await run_action(url, nlg, domain)
+    assert [type(event).__name__ for event in events] == ["BotUttered", "SlotSet"]
+    assert rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT == rasa_server.ACTION_TIMEOUT_SECONDS

@@ -26,11 +26,10 @@ from typing import Any, Dict, Optional, Text
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.i18n import DEFAULT_LANGUAGE
 from bot.translations import Catalogs, MissingArgumentError, UnknownResponseError
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_LANGUAGE = "en"
 
 
 class CatalogNLG(NaturalLanguageGenerator):

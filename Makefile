@@ -78,10 +78,10 @@ SHELL_PORT ?= 5006
 AS ?= +14155550101
 
 shell: train ## Talk to the assistant in the terminal (needs `make run` in another terminal)
-	$(PY) -m rasa shell --model models --endpoints endpoints.yml -p $(SHELL_PORT) --conversation-id '$(AS)'
+	$(PY) -m bot.rasa_server shell --model models --endpoints endpoints.yml -p $(SHELL_PORT) --conversation-id '$(AS)'
 
 interactive: train ## Teach the assistant by correcting it turn by turn (needs `make run` in another terminal)
-	$(PY) -m rasa interactive --model models --endpoints endpoints.yml -p $(SHELL_PORT) \
+	$(PY) -m bot.rasa_server interactive --model models --endpoints endpoints.yml -p $(SHELL_PORT) \
 		--conversation-id '$(AS)' --skip-visualization
 
 clean:

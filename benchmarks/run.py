@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from benchmarks import load
+from bot.training import TRAIN_COMMAND
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = [sys.executable, "-m", "rasa"]
@@ -82,8 +83,8 @@ def timed(command: List[str], cwd: Path, env: dict) -> float:
 
 def train_assistant(work: Path) -> float:
     """This assistant trained from scratch: a fresh output folder and an empty training cache."""
-    return timed(RASA + ["train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-                         "--out", str(work / "models")], ROOT, dict(QUIET, RASA_CACHE_DIRECTORY=str(work / "cache")))
+    return timed(TRAIN_COMMAND + ["--out", str(work / "models")], ROOT,
+                 dict(QUIET, RASA_CACHE_DIRECTORY=str(work / "cache")))
 
 
 def init_floor(folder: Path) -> float:

@@ -73,8 +73,10 @@ async def parse_all(model: Path, texts: List[str]) -> List[dict]:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
-    configure_structlog(logging.WARNING)  # one debug line per parsed message otherwise
+    from bot import rasa_server
 
+    configure_structlog(logging.WARNING)  # one debug line per parsed message otherwise
+    rasa_server.install()
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 
@@ -214,7 +216,7 @@ def report(project_root: Path, model: Path, out: Path | None = None) -> str:
 def test_stories(project_root: Path, model: Path) -> int:
     """Rasa's conversation tests: every story in tests/stories must be predicted exactly."""
     return subprocess.run(
-        [sys.executable, "-m", "rasa", "test", "core", "--model", str(model), "--stories", "tests/stories",
+        [sys.executable, "-m", "bot.rasa_server", "test", "core", "--model", str(model), "--stories", "tests/stories",
          "--out", "var/results/stories", "--fail-on-prediction-errors"],
         cwd=project_root,
     ).returncode

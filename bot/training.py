@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+# Rasa's `train` command with the product's fixes to Rasa installed (bot/rasa_server.py)
+TRAIN_COMMAND = [sys.executable, "-m", "bot.rasa_server", "train", "--config", "config.yml", "--domain", "domain.yml",
+                 "--data", "data"]
 
 
 def fingerprint(project_root: Path) -> str:
@@ -32,8 +35,7 @@ def ensure_model(project_root: Path) -> Path:
         return model
     print(f"Training the assistant ({model.name}); this takes a few minutes…", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml",
-         "--data", "data", "--out", "models", "--fixed-model-name", model.name[: -len(".tar.gz")]],
+        [*TRAIN_COMMAND, "--out", "models", "--fixed-model-name", model.name[: -len(".tar.gz")]],
         cwd=project_root, check=True,
     )
     prune_models(model)

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
+import scipy.sparse
 import rasa.core.actions.action
 import rasa.shared.utils.common
 from aiohttp import web
@@ -16,6 +18,8 @@ from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.tensorflow.data_generator import RasaDataGenerator
+from rasa.utils.tensorflow.models import RasaModel
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
 from bot import rasa_server
@@ -36,6 +40,8 @@ def installed(monkeypatch):
     monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
     monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)
     monkeypatch.setattr(rasa.core.actions.action, "DEFAULT_REQUEST_TIMEOUT", rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT)
+    monkeypatch.setattr(RasaDataGenerator, "_scipy_matrix_to_values", RasaDataGenerator.__dict__["_scipy_matrix_to_values"])
+    monkeypatch.setattr(RasaModel, "load", RasaModel.__dict__["load"])
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -162,3 +168,26 @@ async def test_a_working_action_server_is_answered_as_before(installed, nlg, dom
         events = await run_action(url, nlg, domain)
     assert [type(event).__name__ for event in events] == ["BotUttered", "SlotSet"]
     assert rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT == rasa_server.ACTION_TIMEOUT_SECONDS
+
+
+def feature_array(matrices, sparse_format):
+    from rasa.utils.tensorflow.feature_array import FeatureArray
+
+    examples = np.empty(len(matrices), dtype=object)
+    for index, matrix in enumerate(matrices):
+        examples[index] = scipy.sparse.coo_matrix(matrix).asformat(sparse_format)
+    return FeatureArray(examples, number_of_dimensions=3)
+
+
+@pytest.mark.parametrize("sparse_format", ["coo", "csr"])
+def test_a_training_batch_gets_the_same_sparse_arrays_as_rasa_builds(sparse_format):
+    random = np.random.default_rng(7)
+    matrices = [(random.random((length, 40)) < 0.1) * random.random((length, 40))
+                for length in (3, 1, 7, 5, 2)]
+    batch = feature_array(matrices, sparse_format)
+    ours = rasa_server.sparse_batch_values(batch)
+    rasas = rasa_server._rasas_sparse_batch_values(batch)
+    assert [a.dtype for a in ours] == [a.dtype for a in rasas] == [np.int64, np.float32, np.int64]
+    for mine, theirs in zip(ours, rasas):
+        np.testing.assert_array_equal(mine, theirs)
+    assert ours[2].tolist() == [5, 7, 40]

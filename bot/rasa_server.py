@@ -12,8 +12,9 @@ journeys (py-spy):
 
 - Rasa checks every reply of the action server against a JSON schema with `jsonschema.validate`, which
   first checks the schema itself against the JSON Schema metaschema, on every call: 31% of the
-  process's CPU. Here the validator is built once: a valid reply passes on the fast path, and an
-  invalid one still goes through Rasa's own check, so it fails with Rasa's own error and message.
+  process's CPU. Here the validators are built once, and each event is checked against the schema
+  of its own type instead of trying all 23 (`oneOf`, 5 ms a message). A valid reply passes on that
+  fast path; an invalid one still goes through Rasa's own check, so it fails with Rasa's own error.
 - Reading a conversation turns each stored event into its class by walking every subclass of
   `Event` (`Event.resolve_by_type`): 4% of the CPU, growing with the conversation. Here each type
   name is looked up once, then remembered.
@@ -62,14 +63,37 @@ _rasas_load_model = RasaModel.load.__func__
 _event_classes: Dict[str, type] = {}
 
 
-@functools.lru_cache(maxsize=None)
-def action_result_validator() -> Any:
-    from jsonschema.validators import validator_for
+class ActionResultValidator:
+    """Rasa's action-server reply schema, with each event checked against its own type's schema.
 
-    schema = RemoteAction.action_response_format_spec()
-    validator_class = validator_for(schema)
-    validator_class.check_schema(schema)
-    return validator_class(schema)
+    The schema's events are `oneOf` 23 types, each fixed by a distinct `event` constant: an event is
+    valid exactly when it is valid under its type's schema, so trying the other 22 decides nothing.
+    """
+
+    def __init__(self, schema: Dict[str, Any]) -> None:
+        from jsonschema.validators import validator_for
+
+        validator_class = validator_for(schema)
+        validator_class.check_schema(schema)
+        event_schema = dict(schema["properties"]["events"]["items"])
+        types = event_schema.pop("oneOf")
+        self.reply = validator_class({**schema, "properties": {**schema["properties"], "events": {"type": "array"}}})
+        self.events = {kind["properties"]["event"]["const"]: validator_class({"allOf": [event_schema, kind]})
+                       for kind in types}
+
+    def is_valid(self, result: Any) -> bool:
+        if not self.reply.is_valid(result):
+            return False
+        for event in result.get("events") or []:
+            validator = self.events.get(event.get("event")) if isinstance(event, dict) else None
+            if validator is None or not validator.is_valid(event):
+                return False
+        return True
+
+
+@functools.lru_cache(maxsize=None)
+def action_result_validator() -> ActionResultValidator:
+    return ActionResultValidator(RemoteAction.action_response_format_spec())
 
 
 def validate_action_result(action: RemoteAction, result: Dict[Text, Any]) -> bool:

@@ -66,6 +66,35 @@ def test_an_invalid_reply_fails_with_rasas_own_error(installed, reply):
         installed._validate_action_result(reply)
 
 
+def replies_of_every_kind():
+    from rasa.shared.core import events as e
+
+    every_type = [e.UserUttered("hola", {"name": "greet", "confidence": 1.0}, [{"entity": "zip_code", "value": "94110"}]),
+                  e.ActionExecuted("action_listen"), e.SlotSet("language", "es"),
+                  e.EntitiesAdded([{"entity": "amount", "value": "20"}]), e.ReminderCancelled("r"),
+                  e.ActionExecutionRejected("action_pay"), e.LoopInterrupted(True), e.ActiveLoop("payment_form"),
+                  e.AllSlotsReset(), e.ConversationResumed(), e.ConversationPaused(), e.FollowupAction("action_pay"),
+                  e.StoryExported(), e.Restarted(), e.UserUtteranceReverted(), e.ActionReverted(),
+                  e.BotUttered("hi", {"buttons": []}), e.SessionStarted(), e.AgentUttered("hello")]
+    valid = [event.as_dict() for event in every_type]
+    invalid = [{"event": "nope"}, {"event": "slot", "value": 1}, {"event": "action"}, {"name": "greet"},
+               {"event": "user", "parse_data": "not an object"}, {"event": "active_loop", "name": 3},
+               {"event": "slot", "name": "language", "timestamp": "yesterday"}, "not an event", 42]
+    replies = [{"events": valid, "responses": [{"response": "utter_greet"}]}, {}, {"events": []}]
+    replies += [{"events": [*valid[:3], bad]} for bad in invalid]
+    replies += [{"events": valid, "responses": "not a list"}, {"events": None}, []]
+    return replies
+
+
+def test_checking_each_event_against_its_own_type_decides_every_reply_as_the_whole_schema_does():
+    schema = RemoteAction.action_response_format_spec()
+    whole = jsonschema.validators.validator_for(schema)(schema)
+    ours = rasa_server.ActionResultValidator(schema)
+    decisions = [(ours.is_valid(reply), whole.is_valid(reply)) for reply in replies_of_every_kind()]
+    assert [mine for mine, _ in decisions] == [theirs for _, theirs in decisions]
+    assert {theirs for _, theirs in decisions} == {True, False}
+
+
 def test_stored_events_come_back_as_the_same_events(installed, monkeypatch):
     events = [ActionExecuted("action_listen"), UserUttered("hola", {"name": "greet", "confidence": 1.0}),
               SlotSet("language", "es")]

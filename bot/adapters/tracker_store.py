@@ -173,28 +173,41 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         and deserialisation per message, growing with the conversation.
         """
         with self.session_scope() as session:
-            unsaved = self._unsaved(session, tracker)
-            for event, data in unsaved:
-                session.add(self.SQLEvent(
-                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"), data=json.dumps(data),
-                ))
+            stored = self._stored_count(session, tracker.sender_id)
+            unsaved = unsaved_redacted(tracker, stored - stored_offset(tracker))
+            rows = [self.SQLEvent(
+                sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                action_name=data.get("name"), data=json.dumps(data),
+            ) for event, data in unsaved]
+            session.add_all(rows)
+            session.flush()
+            written = (stored + len(rows), rows[-1].id) if rows else None
             session.commit()
-            self._remember(session, tracker, unsaved)
+            self._remember(session, tracker, unsaved, written)
         self._publish(tracker.sender_id, unsaved)
 
-    def _remember(self, session: Any, tracker: DialogueStateTracker, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
-        """Keep the saved tracker (its window, once long) for the next message, unless it holds clear text."""
-        stored = self._fingerprint(session, tracker.sender_id)
+    def _remember(self, session: Any, tracker: DialogueStateTracker, unsaved: List[Tuple[Any, Dict[str, Any]]],
+                  written: Optional[Tuple[int, Optional[int]]]) -> None:
+        """Keep the saved tracker (its window, once long) for the next message, unless it holds clear text.
+
+        Its fingerprint is what this transaction counted and wrote; if another writer added events to
+        the conversation meanwhile, the next read finds a different one and goes to the database. A
+        turn that started a new session (whose events the fingerprint counts afresh) is counted in SQL.
+        """
+        counted = written is not None and not any(isinstance(event, SessionStarted) for event, _ in unsaved)
+        stored = written if counted else self._fingerprint(session, tracker.sender_id)
         if not all(data == event.as_dict() for event, data in unsaved):
             self._recent.forget(tracker.sender_id)
         elif len(tracker.events) + stored_offset(tracker) == stored[0]:
             self._recent.put(tracker.sender_id, stored, windowed(tracker) or tracker)
 
     def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
-        stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-        return unsaved_redacted(tracker, stored - stored_offset(tracker))
+        return unsaved_redacted(tracker, self._stored_count(session, tracker.sender_id) - stored_offset(tracker))
+
+    def _stored_count(self, session: Any, sender_id: Text) -> int:
+        """How many events of the conversation's current session the database holds."""
+        return self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
 
     def _publish(self, sender_id: str, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
         if self._broker is not None:

@@ -192,6 +192,33 @@ async def test_a_message_another_server_handled_is_read_from_the_database(store_
     assert (await here.retrieve("recent-2")).latest_message.text == "and who is it from?"
 
 
+async def test_an_event_another_server_wrote_while_this_one_saved_makes_the_next_read_go_to_the_database(
+        store_url, domain, monkeypatch):
+    here = guarded_store(store_url, domain)
+    await here.save(verification_conversation("recent-5", domain))
+    ours = await here.retrieve("recent-5")
+    counted = here._stored_count
+    slipped_in = UserUttered("slipped in", {"name": "ask_creditor", "confidence": 1.0})
+
+    def count_then_another_server_writes(session, sender_id):
+        stored = counted(session, sender_id)
+        engine = create_engine(store_url)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
+                                    "VALUES ('recent-5', 'user', :at, 'ask_creditor', :data)"),
+                               {"at": slipped_in.timestamp, "data": json.dumps(slipped_in.as_dict())})
+        engine.dispose()
+        return stored
+
+    monkeypatch.setattr(here, "_stored_count", count_then_another_server_writes)
+    ours.update(UserUttered("and how much?", {"name": "ask_balance", "confidence": 1.0}))
+    await here.save(ours)
+    monkeypatch.undo()
+    read = await here.retrieve("recent-5")
+    assert read is not ours
+    assert [e.text for e in read.events if isinstance(e, UserUttered)][-2:] == ["slipped in", "and how much?"]
+
+
 async def test_a_turn_that_failed_before_saving_is_not_remembered(store_url, domain):
     store, other = guarded_store(store_url, domain), guarded_store(store_url, domain)
     tracker = verification_conversation("recent-3", domain)

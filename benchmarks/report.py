@@ -28,7 +28,7 @@ def row(name: str, ours, floor, unit: str = "", target: str = "") -> str:
 def render(results: dict) -> str:
     ours, floor = results["assistant"], results["floor"]
     lines = ["# Benchmark results", "", f"Run {results['date']} with `{results['command'].strip()}`.", "",
-             f"Machine: {results['machine']}.", "", NOTE, "", *_noise(results),
+             f"Machine: {results['machine']}.", "", *_configuration(ours), NOTE, "", *_noise(results),
              "| Figure | This assistant | Plain Rasa 3.6 | Ratio | Target |", "|---|---|---|---|---|"]
     for mine, theirs in zip(ours["levels"], floor["levels"]):
         c = mine["concurrency"]
@@ -85,3 +85,9 @@ def _total(peaks: dict) -> float:
 
 def _processes(peaks: dict) -> str:
     return ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks.items())
+
+
+def _configuration(ours: dict) -> List[str]:
+    if not ours.get("configuration"):
+        return []
+    return [f"This assistant ran as {ours['configuration']}; plain Rasa as `rasa run` with its defaults.", ""]

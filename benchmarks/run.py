@@ -116,11 +116,22 @@ def start_floor(folder: Path, port: int) -> Server:
     return Server("plain Rasa", f"http://127.0.0.1:{port}", process, load.floor_journey, "hello")
 
 
-def start_assistant(work: Path, port_base: int, people: List[load.Consumer]) -> Server:
+def scaled_to_cores(redis_url: str) -> Dict[str, str]:
+    """One Sanic worker per core, sharing conversations through Redis (docs/scaling.md), when Redis answers."""
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return {}
+    return {"LOCK_STORE_URL": redis_url, "SANIC_WORKERS": str(os.cpu_count() or 1)}
+
+
+def start_assistant(work: Path, port_base: int, people: List[load.Consumer], scaling: Dict[str, str]) -> Server:
     """`python -m bot up` on a temporary SQLite ledger: the demo placements plus generated consumers."""
     env = dict(QUIET, DATABASE_URL=f"sqlite:///{work / 'ledger.db'}", TRACKER_STORE_URL=f"sqlite:///{work / 'tracker.db'}",
                SECRET_KEY="benchmark-secret-key", RASA_PORT=str(port_base + 20), ACTIONS_PORT=str(port_base + 25),
-               BACKEND_PORT=str(port_base + 30), PAYMENTS_SCHEDULER_SECONDS="0")
+               BACKEND_PORT=str(port_base + 30), PAYMENTS_SCHEDULER_SECONDS="0", **scaling)
     for placements in (ROOT / "demo" / "placements.csv", load.write_placements(work / "generated.csv", people)):
         subprocess.run([sys.executable, "-m", "bot", "import-placements", str(placements), "--creditors",
                         str(ROOT / "demo" / "creditors.yml")], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -167,6 +178,13 @@ def inprocess(model: Path, text: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def scaling_description(scaling: Dict[str, str]) -> str:
+    if not scaling:
+        return "one Rasa process (Redis unreachable, so no shared lock store for more)"
+    return (f"{scaling['SANIC_WORKERS']} Sanic workers in one Rasa server, sharing conversations through Redis "
+            f"(`SANIC_WORKERS`, `LOCK_STORE_URL`)")
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -186,6 +204,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no-training", action="store_true", help="skip timing this assistant's training")
     parser.add_argument("--floor", metavar="DIR", help="reuse a trained `rasa init` folder (its training is not timed)")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", "20400")))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+                        help="Redis for the Sanic workers' shared lock store (unreachable: one worker)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.levels.split(",")]
@@ -214,7 +234,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         floor["inprocess"] = inprocess(next((floor_dir / "models").glob("*.tar.gz")), "hello there")
         print("Measuring this assistant…", flush=True)
         started = time.monotonic()
-        ours = measure(start_assistant(work, args.port_base, people), people, levels, per_level, args.turns, started)
+        scaling = scaled_to_cores(args.redis)
+        ours = measure(start_assistant(work, args.port_base, people, scaling), people, levels, per_level, args.turns,
+                       started)
+        ours["configuration"] = scaling_description(scaling)
         ours["training_s"] = round(bot_train, 1) if bot_train else None
         ours["inprocess"] = inprocess(model, "how much do i owe")
     results.update(floor=floor, assistant=ours)

@@ -1,4 +1,6 @@
-"""`python -m bot.rasa_server run …`: Rasa's own command line, with fixes to Rasa 3.6's message path and training.
+"""`python -m bot.rasa_server run|train|test|shell …`: Rasa's own command line, with fixes to Rasa 3.6.
+
+The server, training, the conversation tests and the evaluation all go through it.
 
 When the action server is down, fails or takes longer than `ACTION_TIMEOUT_SECONDS`, Rasa 3.6 logs
 the exception and goes on without the action: the consumer hears nothing (or only half an answer),

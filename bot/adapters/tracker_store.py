@@ -164,7 +164,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """The new events, redacted, to the event broker (what `save` does after writing them)."""
         with self.session_scope() as session:
-            self._publish(tracker.sender_id, self._unsaved(session, tracker))
+            self._publish(tracker.sender_id, unsaved_after(tracker, self._stored_count(session, tracker.sender_id)))
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
         """Only the events the database lacks: counted in SQL, redacted once, written, then published.
@@ -174,7 +174,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         """
         with self.session_scope() as session:
             stored = self._stored_count(session, tracker.sender_id)
-            unsaved = unsaved_redacted(tracker, stored - stored_offset(tracker))
+            unsaved = unsaved_after(tracker, stored)
             rows = [self.SQLEvent(
                 sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
                 intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
@@ -182,7 +182,9 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
             ) for event, data in unsaved]
             session.add_all(rows)
             session.flush()
-            written = (stored + len(rows), rows[-1].id) if rows else None
+            # what this transaction counted and wrote; a new session's events are counted afresh, in SQL
+            new_session = any(isinstance(event, SessionStarted) for event, _ in unsaved)
+            written = (stored + len(rows), rows[-1].id) if rows and not new_session else None
             session.commit()
             self._remember(session, tracker, unsaved, written)
         self._publish(tracker.sender_id, unsaved)
@@ -191,19 +193,15 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
                   written: Optional[Tuple[int, Optional[int]]]) -> None:
         """Keep the saved tracker (its window, once long) for the next message, unless it holds clear text.
 
-        Its fingerprint is what this transaction counted and wrote; if another writer added events to
-        the conversation meanwhile, the next read finds a different one and goes to the database. A
-        turn that started a new session (whose events the fingerprint counts afresh) is counted in SQL.
+        Its fingerprint is what the save counted and wrote (`written`), else counted in SQL. If another
+        writer added events to the conversation meanwhile, the next read finds a different fingerprint
+        in the database and reads the conversation from there.
         """
-        counted = written is not None and not any(isinstance(event, SessionStarted) for event, _ in unsaved)
-        stored = written if counted else self._fingerprint(session, tracker.sender_id)
+        stored = written or self._fingerprint(session, tracker.sender_id)
         if not all(data == event.as_dict() for event, data in unsaved):
             self._recent.forget(tracker.sender_id)
         elif len(tracker.events) + stored_offset(tracker) == stored[0]:
             self._recent.put(tracker.sender_id, stored, windowed(tracker) or tracker)
-
-    def _unsaved(self, session: Any, tracker: DialogueStateTracker) -> List[Tuple[Any, Dict[str, Any]]]:
-        return unsaved_redacted(tracker, self._stored_count(session, tracker.sender_id) - stored_offset(tracker))
 
     def _stored_count(self, session: Any, sender_id: Text) -> int:
         """How many events of the conversation's current session the database holds."""
@@ -266,6 +264,11 @@ def pooled_sqlite(rasas_engine: Any) -> Any:
 
     rasas_engine.dispose()
     return engine
+
+
+def unsaved_after(tracker: DialogueStateTracker, stored: int) -> List[Tuple[Any, Dict[str, Any]]]:
+    """The events of a tracker (perhaps a window) that the database's `stored` events of its session lack."""
+    return unsaved_redacted(tracker, stored - stored_offset(tracker))
 
 
 def unsaved_redacted(tracker: DialogueStateTracker, stored: int) -> List[Tuple[Any, Dict[str, Any]]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from benchmarks import load
-from bot.training import TRAIN_COMMAND
+from bot.training import TRAIN_COMMAND, ensure_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = [sys.executable, "-m", "rasa"]
@@ -211,8 +211,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     levels = [int(c) for c in args.levels.split(",")]
     per_level = lambda c: max(3, args.journeys * c)  # noqa: E731
     people = load.consumers(sum(per_level(c) for c in levels) + 2)
-    from bot.training import ensure_model
-
     model = ensure_model(ROOT)
     results: dict = {"command": "make bench  # python -m benchmarks.run " + " ".join(argv or sys.argv[1:]),
                      "machine": machine(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

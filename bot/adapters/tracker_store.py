@@ -145,7 +145,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         tracker = self._recent.get(sender_id, stored)
         if tracker is None:
             tracker = await super().retrieve(sender_id)
-            if tracker is not None:
+            if tracker is not None and holds_exactly(tracker, stored):
                 self._recent.put(sender_id, stored, tracker)
         return tracker
 
@@ -167,13 +167,17 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
             self._publish(tracker.sender_id, unsaved_after(tracker, self._stored_count(session, tracker.sender_id)))
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
-        """Only the events the database lacks: counted in SQL, redacted once, written, then published.
+        """Only the events the database lacks, redacted once, written, then published.
 
-        Rasa's own store reloads the whole tracker on every save to find them; that is a full read
-        and deserialisation per message, growing with the conversation.
+        The events the database held when this store read the tracker are known from that read's
+        fingerprint; a tracker from elsewhere has them counted in SQL. Rasa's own store reloads the
+        whole tracker on every save to find them: a full read and deserialisation per message,
+        growing with the conversation.
         """
         with self.session_scope() as session:
-            stored = self._stored_count(session, tracker.sender_id)
+            stored = self._recent.count_when_read(tracker)
+            if stored is None:
+                stored = self._stored_count(session, tracker.sender_id)
             unsaved = unsaved_after(tracker, stored)
             rows = [self.SQLEvent(
                 sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
@@ -195,13 +199,14 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
 
         Its fingerprint is what the save counted and wrote (`written`), else counted in SQL. If another
         writer added events to the conversation meanwhile, the next read finds a different fingerprint
-        in the database and reads the conversation from there.
+        in the database and reads the conversation from there. A tracker not kept is forgotten, so
+        neither the next read nor another save of it trusts the fingerprint of an earlier turn.
         """
         stored = written or self._fingerprint(session, tracker.sender_id)
-        if not all(data == event.as_dict() for event, data in unsaved):
-            self._recent.forget(tracker.sender_id)
-        elif len(tracker.events) + stored_offset(tracker) == stored[0]:
+        if all(data == event.as_dict() for event, data in unsaved) and holds_exactly(tracker, stored):
             self._recent.put(tracker.sender_id, stored, windowed(tracker) or tracker)
+        else:
+            self._recent.forget(tracker.sender_id)
 
     def _stored_count(self, session: Any, sender_id: Text) -> int:
         """How many events of the conversation's current session the database holds."""
@@ -231,10 +236,19 @@ class RecentTrackers:
         if entry is None:
             return None
         fingerprint, tracker = entry
-        if fingerprint != stored or len(tracker.events) + stored_offset(tracker) != stored[0]:
+        if fingerprint != stored or not holds_exactly(tracker, stored):
             return None
         self._entries[sender_id] = entry  # most recently used last
         return tracker
+
+    def count_when_read(self, tracker: DialogueStateTracker) -> Optional[int]:
+        """How many events the database held when this tracker was handed out (None: not handed out here).
+
+        Rasa handles a conversation's message under its lock, so nothing else writes between the read
+        and the save; and if something did, the save still writes exactly this turn's events after it.
+        """
+        fingerprint, remembered = self._entries.get(tracker.sender_id, (None, None))
+        return fingerprint[0] if remembered is tracker else None
 
     def forget(self, sender_id: str) -> None:
         self._entries.pop(sender_id, None)
@@ -264,6 +278,11 @@ def pooled_sqlite(rasas_engine: Any) -> Any:
 
     rasas_engine.dispose()
     return engine
+
+
+def holds_exactly(tracker: DialogueStateTracker, stored: Tuple[int, Optional[int]]) -> bool:
+    """Whether the tracker (perhaps a window) has exactly the events the fingerprint counts, none beyond."""
+    return len(tracker.events) + stored_offset(tracker) == stored[0]
 
 
 def unsaved_after(tracker: DialogueStateTracker, stored: int) -> List[Tuple[Any, Dict[str, Any]]]:

@@ -192,31 +192,74 @@ async def test_a_message_another_server_handled_is_read_from_the_database(store_
     assert (await here.retrieve("recent-2")).latest_message.text == "and who is it from?"
 
 
-async def test_an_event_another_server_wrote_while_this_one_saved_makes_the_next_read_go_to_the_database(
-        store_url, domain, monkeypatch):
+def another_server_writes(store_url: str, sender_id: str, event: UserUttered) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
+                                "VALUES (:sender, 'user', :at, :intent, :data)"),
+                           {"sender": sender_id, "at": event.timestamp, "intent": event.intent_name,
+                            "data": json.dumps(event.as_dict())})
+    engine.dispose()
+
+
+def stored_user_texts(store_url: str, sender_id: str) -> List[str]:
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        rows = [json.loads(row.data) for row in connection.execute(
+            text("SELECT data FROM events WHERE sender_id = :sender ORDER BY id"), {"sender": sender_id})]
+    engine.dispose()
+    return [row["text"] for row in rows if row["event"] == "user"]
+
+
+async def test_an_event_another_server_wrote_between_this_ones_read_and_save_is_kept_with_this_turn(
+        store_url, domain):
     here = guarded_store(store_url, domain)
     await here.save(verification_conversation("recent-5", domain))
     ours = await here.retrieve("recent-5")
-    counted = here._stored_count
-    slipped_in = UserUttered("slipped in", {"name": "ask_creditor", "confidence": 1.0})
-
-    def count_then_another_server_writes(session, sender_id):
-        stored = counted(session, sender_id)
-        engine = create_engine(store_url)
-        with engine.begin() as connection:
-            connection.execute(text("INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
-                                    "VALUES ('recent-5', 'user', :at, 'ask_creditor', :data)"),
-                               {"at": slipped_in.timestamp, "data": json.dumps(slipped_in.as_dict())})
-        engine.dispose()
-        return stored
-
-    monkeypatch.setattr(here, "_stored_count", count_then_another_server_writes)
+    another_server_writes(store_url, "recent-5", UserUttered("slipped in", {"name": "ask_creditor", "confidence": 1.0}))
     ours.update(UserUttered("and how much?", {"name": "ask_balance", "confidence": 1.0}))
     await here.save(ours)
-    monkeypatch.undo()
+    assert stored_user_texts(store_url, "recent-5")[-2:] == ["slipped in", "and how much?"]
     read = await here.retrieve("recent-5")
     assert read is not ours
     assert [e.text for e in read.events if isinstance(e, UserUttered)][-2:] == ["slipped in", "and how much?"]
+
+
+async def test_a_tracker_read_while_another_server_wrote_is_not_trusted_by_the_next_save(
+        store_url, domain, monkeypatch):
+    here = guarded_store(store_url, domain)
+    await here.save(verification_conversation("recent-6", domain))
+    here._recent.forget("recent-6")
+    fingerprint = here._fingerprint
+
+    def counted_then_another_server_writes(session, sender_id):
+        counted = fingerprint(session, sender_id)
+        another_server_writes(store_url, sender_id, UserUttered("slipped in", {"name": "ask_creditor", "confidence": 1.0}))
+        return counted
+
+    monkeypatch.setattr(here, "_fingerprint", counted_then_another_server_writes)
+    ours = await here.retrieve("recent-6")
+    monkeypatch.undo()
+    ours.update(UserUttered("and how much?", {"name": "ask_balance", "confidence": 1.0}))
+    await here.save(ours)
+    assert stored_user_texts(store_url, "recent-6")[-3:] == [
+        "my card is [card number removed]", "slipped in", "and how much?"]
+
+
+async def test_a_tracker_saved_twice_stores_each_event_once(store_url, domain):
+    store = guarded_store(store_url, domain)
+    await store.save(verification_conversation("twice-1", domain))
+    tracker = await store.retrieve("twice-1")
+    tracker.update(UserUttered("and who is it from?", {"name": "ask_creditor", "confidence": 1.0}))
+    await store.save(tracker)
+    tracker.update(BotUttered("Brightwork Dental"))
+    tracker.update(ActionExecuted("action_listen"))
+    await store.save(tracker)
+    await store.save(tracker)
+    assert stored_user_texts(store_url, "twice-1")[-2:] == ["my card is [card number removed]", "and who is it from?"]
+    again = await store.retrieve("twice-1")
+    assert [event.as_dict() for event in again.events][-3:] == [event.as_dict() for event in tracker.events][-3:]
+    assert len(again.events) == len(tracker.events)
 
 
 async def test_a_turn_that_failed_before_saving_is_not_remembered(store_url, domain):

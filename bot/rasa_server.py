@@ -32,6 +32,11 @@ Training (`python -m bot.rasa_server train …`, sampled the same way): every ba
 DIET's data generator turns each example's sparse features into coordinates with four small numpy
 calls per example, 14% of the training process's time. Here a batch's coordinates are joined in
 one pass; the arrays are the same, element for element.
+
+Parsing a message (sampled in process): DIET joins the sparse features of the four featurizers side
+by side with `scipy.sparse.hstack`, three times for the tokens and three for the sentence, and
+scipy's general block assembly was 15% of a parse. Two COO matrices are joined here by concatenating
+their coordinates, which is what that assembly ends up doing; the matrix is the same, entry for entry.
 """
 from __future__ import annotations
 
@@ -44,9 +49,11 @@ from typing import Any, Dict, List, Optional, Text
 import numpy as np
 import rasa.core.actions.action
 import scipy.sparse
+from scipy.sparse._sputils import get_index_dtype, upcast
 from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
+from rasa.shared.nlu.training_data.features import Features
 from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
 from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator, RasaDataGenerator
 from rasa.utils.tensorflow.models import RasaModel
@@ -62,6 +69,7 @@ _rasas_validate_action_result = RemoteAction._validate_action_result
 _rasas_resolve_by_type = Event.resolve_by_type
 _rasas_sparse_batch_values = RasaDataGenerator._scipy_matrix_to_values
 _rasas_load_model = RasaModel.load.__func__
+_rasas_combine_sparse_features = Features._combine_sparse_features
 _event_classes: Dict[str, type] = {}
 
 
@@ -127,6 +135,22 @@ def sparse_batch_values(array_of_sparse: Any) -> List[np.ndarray]:
             np.array(shape, dtype=np.int64)]
 
 
+def combine_sparse_side_by_side(features: Features, additional_features: Features) -> None:
+    """Rasa's `Features._combine_sparse_features` (scipy's `hstack`), for two COO matrices in one pass."""
+    left, right = features.features, additional_features.features
+    if not (scipy.sparse.isspmatrix_coo(left) and scipy.sparse.isspmatrix_coo(right)) \
+            or left.shape[0] != right.shape[0]:
+        return _rasas_combine_sparse_features(features, additional_features)
+    shape = (left.shape[0], left.shape[1] + right.shape[1])
+    dtype, index_dtype = upcast(left.dtype, right.dtype), get_index_dtype(maxval=max(shape))
+    data = np.concatenate([left.data.astype(dtype, copy=False), right.data.astype(dtype, copy=False)])
+    rows = np.concatenate([left.row, right.row]).astype(index_dtype, copy=False)
+    columns = np.concatenate([left.col.astype(index_dtype, copy=False),
+                              np.add(right.col, left.shape[1], dtype=index_dtype)])
+    features.features = scipy.sparse.coo_matrix((data, (rows, columns)), shape=shape)
+    features._cached_fingerprint = None
+
+
 def load_model_built_eagerly(model_class: type, model_file_name: Text, model_data_example: Any,
                              predict_data_example: Any = None, finetune_mode: bool = False, *args: Any,
                              **kwargs: Any) -> RasaModel:
@@ -166,6 +190,7 @@ def install() -> None:
     Event.resolve_by_type = staticmethod(resolve_event_class)
     RasaDataGenerator._scipy_matrix_to_values = staticmethod(sparse_batch_values)
     RasaModel.load = classmethod(load_model_built_eagerly)
+    Features._combine_sparse_features = combine_sparse_side_by_side
 
 
 def main(argv: Optional[List[str]] = None) -> None:

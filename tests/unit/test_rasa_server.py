@@ -21,6 +21,7 @@ from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 from rasa.utils.tensorflow.models import RasaModel
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.nlu.training_data.features import Features
 
 from bot import rasa_server
 from bot.adapters.nlg import CatalogNLG
@@ -42,6 +43,7 @@ def installed(monkeypatch):
     monkeypatch.setattr(rasa.core.actions.action, "DEFAULT_REQUEST_TIMEOUT", rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT)
     monkeypatch.setattr(RasaDataGenerator, "_scipy_matrix_to_values", RasaDataGenerator.__dict__["_scipy_matrix_to_values"])
     monkeypatch.setattr(RasaModel, "load", RasaModel.__dict__["load"])
+    monkeypatch.setattr(Features, "_combine_sparse_features", Features.__dict__["_combine_sparse_features"])
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -220,3 +222,35 @@ def test_a_training_batch_gets_the_same_sparse_arrays_as_rasa_builds(sparse_form
     for mine, theirs in zip(ours, rasas):
         np.testing.assert_array_equal(mine, theirs)
     assert ours[2].tolist() == [5, 7, 40]
+
+
+def sparse_features(matrix, sparse_format="coo", origin="CountVectorsFeaturizer"):
+    return Features(scipy.sparse.coo_matrix(matrix).asformat(sparse_format), "sequence", "text", origin)
+
+
+@pytest.mark.parametrize("left_dtype, right_dtype", [(np.float64, np.float64), (np.int64, np.float32),
+                                                     (np.float32, np.float32)])
+def test_features_joined_side_by_side_are_the_matrix_rasa_builds(left_dtype, right_dtype):
+    random = np.random.default_rng(11)
+    left = ((random.random((6, 30)) < 0.2) * random.random((6, 30)) * 10).astype(left_dtype)
+    right = ((random.random((6, 9)) < 0.3) * random.random((6, 9)) * 10).astype(right_dtype)
+    ours, rasas = sparse_features(left), sparse_features(left)
+    rasa_server.combine_sparse_side_by_side(ours, sparse_features(right))
+    rasa_server._rasas_combine_sparse_features(rasas, sparse_features(right))
+    assert ours.features.format == rasas.features.format == "coo"
+    assert ours.features.shape == rasas.features.shape == (6, 39)
+    assert ours.features.dtype == rasas.features.dtype
+    for attribute in ("row", "col", "data"):
+        mine, theirs = getattr(ours.features, attribute), getattr(rasas.features, attribute)
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_array_equal(mine, theirs)
+    assert ours.fingerprint() == rasas.fingerprint()
+
+
+def test_features_that_cannot_be_joined_fail_or_fall_back_as_in_rasa(installed):
+    mismatched = sparse_features(np.eye(3))
+    with pytest.raises(ValueError, match="sequence dimensions do not match"):
+        mismatched.combine_with_features(sparse_features(np.eye(4)))
+    compressed = sparse_features(np.eye(3), "csr")
+    compressed.combine_with_features(sparse_features(np.eye(3)))
+    assert compressed.features.toarray().tolist() == np.hstack([np.eye(3), np.eye(3)]).tolist()

@@ -9,6 +9,12 @@ gives up after `ACTION_TIMEOUT_SECONDS`, and the consumer is told kindly to try 
 (`utter_try_again_shortly`). The action's events are not applied; every ledger write an action makes
 is idempotent per turn, so the retried message cannot do anything twice.
 
+Rasa opens a new HTTP session, and so a new connection, for every call to the action server, and
+closes it after the answer: a TCP handshake, a session and a connection task on both sides, two or
+three times a message. Here the action endpoint keeps its connections open between calls (one
+session per event loop), closing an idle one after `ACTION_KEEP_ALIVE_SECONDS`, before the action
+server would (Sanic closes after 5 s).
+
 The other two were found by sampling the Rasa process of the running stack under `make bench`'s
 journeys (py-spy):
 
@@ -42,20 +48,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 import logging
 import sys
 from typing import Any, Dict, List, Optional, Text
 
+import aiohttp
 import numpy as np
 import rasa.core.actions.action
+import rasa.core.run
 import scipy.sparse
 from scipy.sparse._sputils import get_index_dtype, upcast
 from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
+from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.features import Features
 from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
 from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator, RasaDataGenerator
+from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 
 from bot.adapters.tracker_store import TRY_AGAIN
@@ -63,6 +74,7 @@ from bot.adapters.tracker_store import TRY_AGAIN
 logger = logging.getLogger(__name__)
 
 ACTION_TIMEOUT_SECONDS = 10  # within the 15 s Twilio waits for a webhook's answer
+ACTION_KEEP_ALIVE_SECONDS = 2  # idle connections to the action server close before its own 5 s
 
 _rasas_run_remote_action = RemoteAction.run
 _rasas_validate_action_result = RemoteAction._validate_action_result
@@ -70,6 +82,8 @@ _rasas_resolve_by_type = Event.resolve_by_type
 _rasas_sparse_batch_values = RasaDataGenerator._scipy_matrix_to_values
 _rasas_load_model = RasaModel.load.__func__
 _rasas_combine_sparse_features = Features._combine_sparse_features
+_rasas_available_endpoints_init = AvailableEndpoints.__init__
+_rasas_close_resources = rasa.core.run.close_resources
 _event_classes: Dict[str, type] = {}
 
 
@@ -171,6 +185,73 @@ def load_model_built_eagerly(model_class: type, model_file_name: Text, model_dat
     return model
 
 
+class KeptAliveEndpoint(EndpointConfig):
+    """An endpoint whose calls share one HTTP session per event loop, so connections outlive a call."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = \
+            weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, endpoint: EndpointConfig) -> "KeptAliveEndpoint":
+        kept_alive = cls(endpoint.url, endpoint.params, endpoint.headers, endpoint.basic_auth, endpoint.token,
+                         endpoint.token_name, endpoint.cafile, **endpoint.kwargs)
+        kept_alive.type = endpoint.type
+        return kept_alive
+
+    def session(self) -> "LentSession":
+        """Rasa's `request` closes the session it gets when the call ends: this one is only lent."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) \
+                if self.basic_auth else None
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_KEEP_ALIVE_SECONDS),
+                headers=self.headers, auth=auth,
+                timeout=aiohttp.ClientTimeout(total=rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT))
+            self._sessions[loop] = session
+        return LentSession(session)
+
+    def copy(self) -> "KeptAliveEndpoint":
+        return KeptAliveEndpoint.of(self)
+
+    async def close(self) -> None:
+        """Close this event loop's session (the server is stopping)."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
+
+
+class LentSession:
+    """`async with` gives the shared session and leaves it open."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+
+def endpoints_with_kept_alive_actions(endpoints: AvailableEndpoints, *args: Any, **kwargs: Any) -> None:
+    """Rasa's `AvailableEndpoints`, with the action server called over kept-alive connections."""
+    _rasas_available_endpoints_init(endpoints, *args, **kwargs)
+    if endpoints.action is not None and not isinstance(endpoints.action, KeptAliveEndpoint):
+        endpoints.action = KeptAliveEndpoint.of(endpoints.action)
+
+
+async def close_resources_and_action_sessions(app: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Rasa's `close_resources` when the server stops, then the action endpoint's open connections."""
+    await _rasas_close_resources(app, loop)
+    endpoint = getattr(getattr(app.ctx, "agent", None), "action_endpoint", None)
+    if isinstance(endpoint, KeptAliveEndpoint):
+        await endpoint.close()
+
+
 async def run_or_ask_to_try_again(action: RemoteAction, output_channel: Any, nlg: Any, tracker: Any,
                                   domain: Any) -> List[Event]:
     try:
@@ -191,6 +272,8 @@ def install() -> None:
     RasaDataGenerator._scipy_matrix_to_values = staticmethod(sparse_batch_values)
     RasaModel.load = classmethod(load_model_built_eagerly)
     Features._combine_sparse_features = combine_sparse_side_by_side
+    AvailableEndpoints.__init__ = endpoints_with_kept_alive_actions
+    rasa.core.run.close_resources = close_resources_and_action_sessions
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse
 import rasa.core.actions.action
+import rasa.core.run
 import rasa.shared.utils.common
 from aiohttp import web
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
@@ -44,6 +46,8 @@ def installed(monkeypatch):
     monkeypatch.setattr(RasaDataGenerator, "_scipy_matrix_to_values", RasaDataGenerator.__dict__["_scipy_matrix_to_values"])
     monkeypatch.setattr(RasaModel, "load", RasaModel.__dict__["load"])
     monkeypatch.setattr(Features, "_combine_sparse_features", Features.__dict__["_combine_sparse_features"])
+    monkeypatch.setattr(AvailableEndpoints, "__init__", AvailableEndpoints.__init__)
+    monkeypatch.setattr(rasa.core.run, "close_resources", rasa.core.run.close_resources)
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -130,10 +134,10 @@ def domain():
 
 
 @asynccontextmanager
-async def action_server(handler):
+async def action_server(handler, keepalive_timeout: float = 75.0):
     app = web.Application()
     app.router.add_post("/webhook", handler)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, keepalive_timeout=keepalive_timeout)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -144,9 +148,16 @@ async def action_server(handler):
         await runner.cleanup()
 
 
-async def run_action(url, nlg, domain):
+async def run_action(url_or_endpoint, nlg, domain):
+    endpoint = url_or_endpoint if isinstance(url_or_endpoint, EndpointConfig) else EndpointConfig(url_or_endpoint)
     tracker = DialogueStateTracker.from_events("+14155550101", [ActionExecuted("action_listen")], domain.slots)
-    return await RemoteAction("action_balance", EndpointConfig(url)).run(CollectingOutputChannel(), nlg, tracker, domain)
+    return await RemoteAction("action_balance", endpoint).run(CollectingOutputChannel(), nlg, tracker, domain)
+
+
+def action_endpoint_from_file(url: str, folder: Path) -> EndpointConfig:
+    endpoints_file = folder / "endpoints.yml"
+    endpoints_file.write_text(f"action_endpoint:\n  url: {url}\n  enable_selective_domain: true\n")
+    return AvailableEndpoints.read_endpoints(str(endpoints_file)).action
 
 
 def closed_port() -> int:
@@ -199,6 +210,36 @@ async def test_a_working_action_server_is_answered_as_before(installed, nlg, dom
         events = await run_action(url, nlg, domain)
     assert [type(event).__name__ for event in events] == ["BotUttered", "SlotSet"]
     assert rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT == rasa_server.ACTION_TIMEOUT_SECONDS
+
+
+def answering_thanks(peers):
+    async def handler(request):
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"events": [], "responses": [{"response": "utter_thank"}]})
+    return handler
+
+
+async def test_calls_to_the_action_server_share_one_kept_alive_connection(installed, nlg, domain, tmp_path):
+    peers = []
+    async with action_server(answering_thanks(peers)) as url:
+        endpoint = action_endpoint_from_file(url, tmp_path)
+        assert endpoint.kwargs == {"enable_selective_domain": True}
+        replies = [await run_action(endpoint, nlg, domain) for _ in range(3)]
+        await endpoint.close()
+    assert [[type(event).__name__ for event in events] for events in replies] == [["BotUttered"]] * 3
+    assert len(peers) == 3 and len(set(peers)) == 1
+
+
+async def test_a_connection_the_action_server_closed_while_idle_is_not_reused(installed, nlg, domain, tmp_path):
+    peers = []
+    async with action_server(answering_thanks(peers), keepalive_timeout=0.1) as url:
+        endpoint = action_endpoint_from_file(url, tmp_path)
+        first = await run_action(endpoint, nlg, domain)
+        await asyncio.sleep(1.5)  # aiohttp's server checks idle connections at most once a second
+        second = await run_action(endpoint, nlg, domain)
+        await endpoint.close()
+    assert [type(event).__name__ for event in first + second] == ["BotUttered", "BotUttered"]
+    assert len(set(peers)) == 2
 
 
 def feature_array(matrices, sparse_format):

@@ -15,6 +15,12 @@ three times a message. Here the action endpoint keeps its connections open betwe
 session per event loop), closing an idle one after `ACTION_KEEP_ALIVE_SECONDS`, before the action
 server would (Sanic closes after 5 s).
 
+Several Sanic workers (`SANIC_WORKERS`) share one listening socket in Sanic 21.12, and asyncio
+accepts every waiting connection at once: the first worker awake takes a whole burst of new
+connections and keeps them (HTTP keep-alive), while the other idles. Eight consumers starting
+together all landed on one of two workers. Here each worker listens on a socket of its own on the
+same port (SO_REUSEPORT), and the kernel spreads new connections across them.
+
 The other two were found by sampling the Rasa process of the running stack under `make bench`'s
 journeys (py-spy):
 
@@ -48,26 +54,31 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import weakref
 import logging
+import multiprocessing
+import os
+import signal
+import socket
 import sys
+import weakref
 from typing import Any, Dict, List, Optional, Text
 
 import aiohttp
 import numpy as np
 import rasa.core.actions.action
 import rasa.core.run
+import sanic.app
 import scipy.sparse
-from scipy.sparse._sputils import get_index_dtype, upcast
 from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.features import Features
+from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
 from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator, RasaDataGenerator
-from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
+from scipy.sparse._sputils import get_index_dtype, upcast
 
 from bot.adapters.tracker_store import TRY_AGAIN
 
@@ -84,6 +95,7 @@ _rasas_load_model = RasaModel.load.__func__
 _rasas_combine_sparse_features = Features._combine_sparse_features
 _rasas_available_endpoints_init = AvailableEndpoints.__init__
 _rasas_close_resources = rasa.core.run.close_resources
+_sanics_serve_multiple = sanic.app.serve_multiple
 _event_classes: Dict[str, type] = {}
 
 
@@ -252,6 +264,53 @@ async def close_resources_and_action_sessions(app: Any, loop: asyncio.AbstractEv
         await endpoint.close()
 
 
+def serve_workers_on_their_own_sockets(server_settings: Dict[str, Any], workers: int) -> None:
+    """Sanic 21.12's `serve_multiple`, with a listening socket per worker instead of one they share."""
+    host, port = server_settings.get("host"), server_settings.get("port")
+    if server_settings.get("sock") is not None or server_settings.get("unix") or not port \
+            or not hasattr(socket, "SO_REUSEPORT"):
+        return _sanics_serve_multiple(server_settings, workers)
+    from sanic.server.events import trigger_events
+    from sanic.server.runners import serve
+
+    sockets = [reuse_port_socket(host, port, server_settings["backlog"]) for _ in range(workers)]
+    settings = dict(server_settings, reuse_port=True, run_multiple=True, host=None, port=None)
+    main_start, main_stop = settings.pop("main_start", None), settings.pop("main_stop", None)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    trigger_events(main_start, loop)
+    fork = multiprocessing.get_context("fork")
+    processes = [fork.Process(target=serve, kwargs=dict(settings, sock=sock), daemon=True) for sock in sockets]
+
+    def stop_workers(signal_number: int, _frame: Any) -> None:
+        logger.info("Received signal %s. Shutting down.", signal.Signals(signal_number).name)
+        for process in processes:
+            os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop_workers)
+    signal.signal(signal.SIGTERM, stop_workers)
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    trigger_events(main_stop, loop)
+    for sock in sockets:
+        sock.close()
+    loop.close()
+
+
+def reuse_port_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket that other sockets of this user may bind to the same port too."""
+    family = socket.AF_INET6 if ":" in (host or "") else socket.AF_INET
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
 async def run_or_ask_to_try_again(action: RemoteAction, output_channel: Any, nlg: Any, tracker: Any,
                                   domain: Any) -> List[Event]:
     try:
@@ -274,6 +333,7 @@ def install() -> None:
     Features._combine_sparse_features = combine_sparse_side_by_side
     AvailableEndpoints.__init__ = endpoints_with_kept_alive_actions
     rasa.core.run.close_resources = close_resources_and_action_sessions
+    sanic.app.serve_multiple = serve_workers_on_their_own_sockets
 
 
 def main(argv: Optional[List[str]] = None) -> None:

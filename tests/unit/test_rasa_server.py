@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import List
 
+import aiohttp
 import jsonschema
 import numpy as np
 import pytest
@@ -295,3 +302,69 @@ def test_features_that_cannot_be_joined_fail_or_fall_back_as_in_rasa(installed):
     compressed = sparse_features(np.eye(3), "csr")
     compressed.combine_with_features(sparse_features(np.eye(3)))
     assert compressed.features.toarray().tolist() == np.hstack([np.eye(3), np.eye(3)]).tolist()
+
+
+WORKERS_APP = """
+import os, sys
+from bot import rasa_server
+rasa_server.install()
+from sanic import Sanic, response
+app = Sanic("workers")
+
+@app.get("/")
+async def which_worker(_):
+    return response.text(str(os.getpid()))
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=2, access_log=False)
+"""
+
+
+async def worker_answering(url: str) -> str:
+    async with aiohttp.ClientSession() as fresh_connection:
+        async with fresh_connection.get(url) as answer:
+            return await answer.text()
+
+
+def worker_pids(server: subprocess.Popen) -> List[int]:
+    return [int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+
+
+def answered_by(connection: socket.socket) -> str:
+    connection.sendall(b"GET / HTTP/1.1\r\nHost: workers\r\nConnection: close\r\n\r\n")
+    answer = b""
+    while chunk := connection.recv(4096):
+        answer += chunk
+    return answer.split(b"\r\n\r\n", 1)[1].decode()
+
+
+async def test_a_burst_of_new_connections_is_spread_over_the_sanic_workers():
+    port = closed_port()
+    server = subprocess.Popen([sys.executable, "-c", WORKERS_APP, str(port)], cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(worker_pids(server)) < 2 or not await answers(f"http://127.0.0.1:{port}/"):
+            assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+            await asyncio.sleep(0.2)
+        workers = worker_pids(server)
+        for pid in workers:  # the connections queue up while no worker runs, as in a burst under load
+            os.kill(pid, signal.SIGSTOP)
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+        pids = {answered_by(connection) for connection in connections}
+        for connection in connections:
+            connection.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        stopped = server.wait(timeout=30)
+    assert pids == {str(pid) for pid in workers}  # all 24 on one worker by chance: one in eight million
+    assert stopped == 0
+
+
+async def answers(url: str) -> bool:
+    try:
+        await worker_answering(url)
+        return True
+    except aiohttp.ClientError:
+        return False

@@ -111,6 +111,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         # broker, and that fallback would publish the turn unredacted.
         self._broker, self.event_broker = self.event_broker, None
         self._recent = RecentTrackers()
+        self._fingerprint_query = session_fingerprint_query(self.SQLEvent.__table__)
         install_log_redaction()
         HEALTH.store = self
 
@@ -151,8 +152,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
 
     def _fingerprint(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
         """How many events the conversation's session has in the database, and the last one's id."""
-        query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).order_by(None)
-        count, last_id = query.with_entities(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).one()
+        count, last_id = session.execute(self._fingerprint_query, {"sender_id": sender_id}).one()
         return int(count), last_id
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
@@ -210,7 +210,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
 
     def _stored_count(self, session: Any, sender_id: Text) -> int:
         """How many events of the conversation's current session the database holds."""
-        return self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+        return self._fingerprint(session, sender_id)[0]
 
     def _publish(self, sender_id: str, unsaved: List[Tuple[Any, Dict[str, Any]]]) -> None:
         if self._broker is not None:
@@ -278,6 +278,19 @@ def pooled_sqlite(rasas_engine: Any) -> Any:
 
     rasas_engine.dispose()
     return engine
+
+
+def session_fingerprint_query(events: sa.Table) -> Any:
+    """Count and last id of the events of a conversation's latest session, for `sender_id`.
+
+    The events Rasa's `_event_query` selects (from the latest `SessionStarted` on, or all), built once:
+    building Rasa's ORM query again for every message cost more than running it.
+    """
+    sender_id = sa.bindparam("sender_id")
+    session_start = sa.select(sa.func.max(events.c.timestamp)).where(
+        events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name).scalar_subquery()
+    return sa.select(sa.func.count(events.c.id), sa.func.max(events.c.id)).where(
+        events.c.sender_id == sender_id, sa.or_(events.c.timestamp >= session_start, session_start.is_(None)))
 
 
 def holds_exactly(tracker: DialogueStateTracker, stored: Tuple[int, Optional[int]]) -> bool:

@@ -262,6 +262,23 @@ async def test_a_tracker_saved_twice_stores_each_event_once(store_url, domain):
     assert len(again.events) == len(tracker.events)
 
 
+async def test_the_fingerprint_counts_the_events_of_the_latest_session_as_rasa_reads_them(store_url, domain):
+    store = guarded_store(store_url, domain)
+    tracker = verification_conversation("sessions-1", domain)
+    with store.session_scope() as session:
+        assert store._fingerprint(session, "sessions-1") == (0, None)
+    await store.save(tracker)
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+                  UserUttered("hi again", {"name": "greet", "confidence": 1.0})):
+        tracker.update(event)
+    await store.save(tracker)
+    with store.session_scope() as session:
+        count, last_id = store._fingerprint(session, "sessions-1")
+        rasas = store._event_query(session, "sessions-1", fetch_events_from_all_sessions=False)
+        assert count == rasas.count() == len((await store.retrieve("sessions-1")).events) == 3
+        assert last_id == max(event.id for event in rasas.all())
+
+
 async def test_a_turn_that_failed_before_saving_is_not_remembered(store_url, domain):
     store, other = guarded_store(store_url, domain), guarded_store(store_url, domain)
     tracker = verification_conversation("recent-3", domain)

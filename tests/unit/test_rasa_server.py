@@ -19,10 +19,12 @@ import pytest
 import scipy.sparse
 import rasa.core.actions.action
 import rasa.core.run
+import sanic.app
 import rasa.shared.utils.common
 from aiohttp import web
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.policies.memoization import MemoizationPolicy
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -55,6 +57,9 @@ def installed(monkeypatch):
     monkeypatch.setattr(Features, "_combine_sparse_features", Features.__dict__["_combine_sparse_features"])
     monkeypatch.setattr(AvailableEndpoints, "__init__", AvailableEndpoints.__init__)
     monkeypatch.setattr(rasa.core.run, "close_resources", rasa.core.run.close_resources)
+    monkeypatch.setattr(MemoizationPolicy, "predict_action_probabilities",
+                        MemoizationPolicy.predict_action_probabilities)
+    monkeypatch.setattr(sanic.app, "serve_multiple", sanic.app.serve_multiple)
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -217,6 +222,41 @@ async def test_a_working_action_server_is_answered_as_before(installed, nlg, dom
         events = await run_action(url, nlg, domain)
     assert [type(event).__name__ for event in events] == ["BotUttered", "SlotSet"]
     assert rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT == rasa_server.ACTION_TIMEOUT_SECONDS
+
+
+def memoization_policy(folder: Path, domain: Domain, stories: List[DialogueStateTracker]) -> MemoizationPolicy:
+    from rasa.shared.core.generator import TrackerWithCachedStates
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    policy = MemoizationPolicy.create({**MemoizationPolicy.get_default_config(), "max_history": 4},
+                                      LocalModelStorage(folder), Resource("memoization"),
+                                      ExecutionContext(GraphSchema({}), "test"))
+    policy.train([TrackerWithCachedStates.from_events(story.sender_id, story.events, domain.slots, domain=domain)
+                  for story in stories], domain)
+    return policy
+
+
+def greeted(domain: Domain, *then: Event) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("+14155550101", [
+        ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9}), *then], domain.slots)
+
+
+def test_a_memoization_policy_that_memorised_nothing_predicts_what_rasas_predicts(installed, domain, tmp_path):
+    policy = memoization_policy(tmp_path, domain, [])
+    for tracker in (greeted(domain), greeted(domain, ActionExecuted("utter_greet"))):
+        ours = policy.predict_action_probabilities(tracker, domain)
+        assert ours == rasa_server._rasas_memoization_predict(policy, tracker, domain)
+        assert max(ours.probabilities) == 0.0
+
+
+def test_a_memoization_policy_with_stories_still_recalls_them(installed, domain, tmp_path):
+    story = greeted(domain, ActionExecuted("utter_greet"), ActionExecuted("action_listen"))
+    policy = memoization_policy(tmp_path, domain, [story])
+    prediction = policy.predict_action_probabilities(greeted(domain), domain)
+    assert prediction == rasa_server._rasas_memoization_predict(policy, greeted(domain), domain)
+    assert prediction.probabilities[domain.index_for_action("utter_greet")] == 1.0
 
 
 def answering_thanks(peers):

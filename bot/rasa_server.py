@@ -61,6 +61,7 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -299,19 +300,31 @@ def serve_workers_on_their_own_sockets(server_settings: Dict[str, Any], workers:
 
     def stop_workers(signal_number: int, _frame: Any) -> None:
         logger.info("Received signal %s. Shutting down.", signal.Signals(signal_number).name)
-        for process in processes:
-            os.kill(process.pid, signal.SIGTERM)
+        terminate(processes)
 
     signal.signal(signal.SIGINT, stop_workers)
     signal.signal(signal.SIGTERM, stop_workers)
     for process in processes:
         process.start()
+    # A worker that stops leaves its socket's connections unanswered: the others stop too, and the
+    # server exits, so that whatever runs it (`python -m bot up`) starts it again.
+    multiprocessing.connection.wait([process.sentinel for process in processes])
+    terminate(processes)
     for process in processes:
         process.join()
     trigger_events(main_stop, loop)
     for sock in sockets:
         sock.close()
     loop.close()
+
+
+def terminate(processes: List[Any]) -> None:
+    for process in processes:
+        if process.exitcode is None:
+            try:
+                os.kill(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def reuse_port_socket(host: str, port: int, backlog: int) -> socket.socket:

@@ -377,7 +377,9 @@ def answered_by(connection: socket.socket) -> str:
     return answer.split(b"\r\n\r\n", 1)[1].decode()
 
 
-async def test_a_burst_of_new_connections_is_spread_over_the_sanic_workers():
+@asynccontextmanager
+async def two_workers_serving():
+    """A Sanic app run with two workers through bot.rasa_server; yields the server process and its port."""
     port = closed_port()
     server = subprocess.Popen([sys.executable, "-c", WORKERS_APP, str(port)], cwd=ROOT, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -386,6 +388,23 @@ async def test_a_burst_of_new_connections_is_spread_over_the_sanic_workers():
         while len(worker_pids(server)) < 2 or not await answers(f"http://127.0.0.1:{port}/"):
             assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
             await asyncio.sleep(0.2)
+        yield server, port
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+async def answers(url: str) -> bool:
+    try:
+        await worker_answering(url)
+        return True
+    except aiohttp.ClientError:
+        return False
+
+
+async def test_a_burst_of_new_connections_is_spread_over_the_sanic_workers():
+    async with two_workers_serving() as (server, port):
         workers = worker_pids(server)
         for pid in workers:  # the connections queue up while no worker runs, as in a burst under load
             os.kill(pid, signal.SIGSTOP)
@@ -395,16 +414,14 @@ async def test_a_burst_of_new_connections_is_spread_over_the_sanic_workers():
         pids = {answered_by(connection) for connection in connections}
         for connection in connections:
             connection.close()
-    finally:
         os.killpg(server.pid, signal.SIGTERM)
-        stopped = server.wait(timeout=30)
+        assert server.wait(timeout=30) == 0
     assert pids == {str(pid) for pid in workers}  # all 24 on one worker by chance: one in eight million
-    assert stopped == 0
 
 
-async def answers(url: str) -> bool:
-    try:
-        await worker_answering(url)
-        return True
-    except aiohttp.ClientError:
-        return False
+async def test_a_worker_that_stops_stops_the_server_so_it_can_be_started_again():
+    async with two_workers_serving() as (server, _):
+        killed, other = worker_pids(server)
+        os.kill(killed, signal.SIGKILL)
+        server.wait(timeout=30)
+        assert not Path(f"/proc/{other}").exists()

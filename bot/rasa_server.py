@@ -185,6 +185,7 @@ def combine_sparse_side_by_side(features: Features, additional_features: Feature
     features._cached_fingerprint = None
 
 
+@functools.wraps(_rasas_memoization_predict)  # Rasa checks a graph component's inputs by its signature
 def predict_nothing_memorised(policy: MemoizationPolicy, tracker: Any, domain: Any,
                               rule_only_data: Optional[Dict[Text, Any]] = None, **kwargs: Any) -> Any:
     """MemoizationPolicy's prediction, without featurizing the tracker when nothing was memorised."""

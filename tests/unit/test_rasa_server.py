@@ -259,6 +259,20 @@ def test_a_memoization_policy_with_stories_still_recalls_them(installed, domain,
     assert prediction.probabilities[domain.index_for_action("utter_greet")] == 1.0
 
 
+def test_the_assistants_graph_is_valid_with_every_fix_installed(installed):
+    from rasa.engine.recipes.recipe import Recipe
+    from rasa.engine.validation import validate
+    from rasa.shared.data import TrainingType
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    importer = TrainingDataImporter.load_from_config(str(ROOT / "config.yml"), str(ROOT / "domain.yml"),
+                                                     [str(ROOT / "data")])
+    recipe = Recipe.recipe_for_name(importer.get_config().get("recipe"))
+    config, _, _ = recipe.auto_configure(importer.get_config_file_for_auto_config(), importer.get_config(),
+                                         TrainingType.BOTH)
+    validate(recipe.graph_config_for_recipe(config, {}, training_type=TrainingType.BOTH))
+
+
 def answering_thanks(peers):
     async def handler(request):
         peers.append(request.transport.get_extra_info("peername"))

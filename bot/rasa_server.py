@@ -9,20 +9,8 @@ gives up after `ACTION_TIMEOUT_SECONDS`, and the consumer is told kindly to try 
 (`utter_try_again_shortly`). The action's events are not applied; every ledger write an action makes
 is idempotent per turn, so the retried message cannot do anything twice.
 
-Rasa opens a new HTTP session, and so a new connection, for every call to the action server, and
-closes it after the answer: a TCP handshake, a session and a connection task on both sides, two or
-three times a message. Here the action endpoint keeps its connections open between calls (one
-session per event loop), closing an idle one after `ACTION_KEEP_ALIVE_SECONDS`, before the action
-server would (Sanic closes after 5 s).
-
-Several Sanic workers (`SANIC_WORKERS`) share one listening socket in Sanic 21.12, and asyncio
-accepts every waiting connection at once: the first worker awake takes a whole burst of new
-connections and keeps them (HTTP keep-alive), while the other idles. Eight consumers starting
-together all landed on one of two workers. Here each worker listens on a socket of its own on the
-same port (SO_REUSEPORT), and the kernel spreads new connections across them.
-
-The other two were found by sampling the Rasa process of the running stack under `make bench`'s
-journeys (py-spy):
+The rest were found by sampling the Rasa process of the running stack under `make bench`'s
+journeys (py-spy), or by timing each step of those journeys:
 
 - Rasa checks every reply of the action server against a JSON schema with `jsonschema.validate`, which
   first checks the schema itself against the JSON Schema metaschema, on every call: 31% of the
@@ -32,11 +20,21 @@ journeys (py-spy):
 - Reading a conversation turns each stored event into its class by walking every subclass of
   `Event` (`Event.resolve_by_type`): 4% of the CPU, growing with the conversation. Here each type
   name is looked up once, then remembered.
-
-MemoizationPolicy turns the tracker into states and looks them up on every prediction, three or four
-times a message, even when it memorised nothing: this assistant's conversations are rules, so its
-lookup is empty until designers add stories, and it was 7% of the Rasa process's CPU. Here a policy
-with an empty lookup predicts nothing at once, which is what the lookup would have answered.
+- MemoizationPolicy turns the tracker into states and looks them up on every prediction, three or
+  four times a message, even when it memorised nothing: this assistant's conversations are rules,
+  so its lookup is empty until designers add stories, and it was 7% of the CPU. Here a policy with
+  an empty lookup predicts nothing at once, which is what the lookup would have answered.
+- Rasa opens a new HTTP session, and so a new connection, for every call to the action server, and
+  closes it after the answer: a TCP handshake, a session and a connection task on both sides, two
+  or three times a message. Here the action endpoint keeps its connections open between calls (one
+  session per event loop), closing an idle one after `ACTION_KEEP_ALIVE_SECONDS`, before the action
+  server would (Sanic closes after 5 s).
+- Several Sanic workers (`SANIC_WORKERS`) share one listening socket in Sanic 21.12, and asyncio
+  accepts every waiting connection at once: the first worker awake takes a whole burst of new
+  connections and keeps them (HTTP keep-alive), while the other idles. Eight consumers starting
+  together all landed on one of two workers. Here each worker listens on a socket of its own on the
+  same port (SO_REUSEPORT), and the kernel spreads new connections across them; a worker that
+  stops stops the server, so that it is started again whole.
 
 Loading a model: Rasa gives a TensorFlow model (DIET, TED) its variables by training it for one step
 on one example, in graph mode, before loading the trained weights over them. Tracing that training
@@ -321,7 +319,7 @@ def serve_workers_on_their_own_sockets(server_settings: Dict[str, Any], workers:
 
 def terminate(processes: List[Any]) -> None:
     for process in processes:
-        if process.exitcode is None:
+        if process.pid is not None and process.exitcode is None:
             try:
                 os.kill(process.pid, signal.SIGTERM)
             except ProcessLookupError:

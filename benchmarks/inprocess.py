@@ -1,6 +1,8 @@
 """The cost no server can avoid: one NLU parse and one policy prediction, in process, with Rasa's Agent.
 
-Run as `python -m benchmarks.inprocess MODEL TEXT`; prints one JSON line (medians in milliseconds).
+Run as `python -m benchmarks.inprocess MODEL TEXT [--with-fixes]`; prints one JSON line (medians in
+milliseconds). `--with-fixes` installs what this assistant's Rasa server runs with (bot/rasa_server.py),
+so its figure is the cost that server pays; plain Rasa is measured as it ships.
 """
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ import sys
 import time
 
 
-async def measure(model: str, text: str, repeats: int = 50) -> dict:
+async def measure(model: str, text: str, with_fixes: bool = False, repeats: int = 50) -> dict:
     from rasa.core.agent import Agent
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)
+    if with_fixes:
+        from bot import rasa_server
+
+        rasa_server.install()
     agent = Agent.load(model)
     processor = agent.processor
     parse = await agent.parse_message(text)
@@ -39,4 +45,4 @@ async def measure(model: str, text: str, repeats: int = 50) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(measure(sys.argv[1], sys.argv[2]))))
+    print(json.dumps(asyncio.run(measure(sys.argv[1], sys.argv[2], with_fixes="--with-fixes" in sys.argv[3:]))))

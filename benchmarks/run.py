@@ -172,9 +172,10 @@ def measure(server: Server, people, levels, journeys_per_level, turns, started) 
     return server.results
 
 
-def inprocess(model: Path, text: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.inprocess", str(model), text], cwd=ROOT, env=QUIET,
-                          capture_output=True, text=True, check=True)
+def inprocess(model: Path, text: str, with_fixes: bool = False) -> dict:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.inprocess", str(model), text,
+                           *(["--with-fixes"] if with_fixes else [])],
+                          cwd=ROOT, env=QUIET, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -237,7 +238,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                        started)
         ours["configuration"] = scaling_description(scaling)
         ours["training_s"] = round(bot_train, 1) if bot_train else None
-        ours["inprocess"] = inprocess(model, "how much do i owe")
+        ours["inprocess"] = inprocess(model, "how much do i owe", with_fixes=True)
     results.update(floor=floor, assistant=ours)
     from benchmarks.report import render
 

@@ -243,12 +243,15 @@ def greeted(domain: Domain, *then: Event) -> DialogueStateTracker:
         ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9}), *then], domain.slots)
 
 
-def test_a_memoization_policy_that_memorised_nothing_predicts_what_rasas_predicts(installed, domain, tmp_path):
+def test_a_memoization_policy_that_memorised_nothing_predicts_what_rasas_predicts_without_featurizing(
+        installed, domain, tmp_path, monkeypatch):
     policy = memoization_policy(tmp_path, domain, [])
     for tracker in (greeted(domain), greeted(domain, ActionExecuted("utter_greet"))):
-        ours = policy.predict_action_probabilities(tracker, domain)
-        assert ours == rasa_server._rasas_memoization_predict(policy, tracker, domain)
-        assert max(ours.probabilities) == 0.0
+        rasas = rasa_server._rasas_memoization_predict(policy, tracker, domain)
+        with monkeypatch.context() as featurizing:
+            featurizing.setattr(policy, "_prediction_states", lambda *args, **kwargs: pytest.fail("featurized"))
+            ours = policy.predict_action_probabilities(tracker, domain)
+        assert ours == rasas and max(ours.probabilities) == 0.0
 
 
 def test_a_memoization_policy_with_stories_still_recalls_them(installed, domain, tmp_path):

@@ -15,6 +15,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
+from sqlalchemy import inspect as sa_inspect
 
 from bot.adapters.tracker_store import HEALTH, GuardedSQLTrackerStore, guard_turns
 from bot.log_redaction import redact_log_text
@@ -136,10 +137,11 @@ async def test_the_next_message_reuses_the_saved_tracker_without_reading_it_back
     tracker = await store.retrieve("recent-1")
     tracker.update(UserUttered("and who is it from?", {"name": "ask_creditor", "confidence": 1.0}))
     await store.save(tracker)
-    reads = []
+    reads, counts = [], []
     monkeypatch.setattr(DialogueStateTracker, "from_dict", lambda *args, **kwargs: reads.append(args))
+    monkeypatch.setattr(store, "_stored", lambda *args: counts.append(args))
     assert await store.retrieve("recent-1") is tracker
-    assert reads == []
+    assert reads == [] and counts == []  # nor are the session's events counted
 
 
 async def test_a_turn_with_an_identity_answer_is_read_back_redacted_not_reused(store_url, domain):
@@ -230,14 +232,14 @@ async def test_a_tracker_read_while_another_server_wrote_is_not_trusted_by_the_n
     here = guarded_store(store_url, domain)
     await here.save(verification_conversation("recent-6", domain))
     here._recent.forget("recent-6")
-    fingerprint = here._fingerprint
+    stored = here._stored
 
     def counted_then_another_server_writes(session, sender_id):
-        counted = fingerprint(session, sender_id)
+        counted = stored(session, sender_id)
         another_server_writes(store_url, sender_id, UserUttered("slipped in", {"name": "ask_creditor", "confidence": 1.0}))
         return counted
 
-    monkeypatch.setattr(here, "_fingerprint", counted_then_another_server_writes)
+    monkeypatch.setattr(here, "_stored", counted_then_another_server_writes)
     ours = await here.retrieve("recent-6")
     monkeypatch.undo()
     ours.update(UserUttered("and how much?", {"name": "ask_balance", "confidence": 1.0}))
@@ -262,21 +264,34 @@ async def test_a_tracker_saved_twice_stores_each_event_once(store_url, domain):
     assert len(again.events) == len(tracker.events)
 
 
-async def test_the_fingerprint_counts_the_events_of_the_latest_session_as_rasa_reads_them(store_url, domain):
+async def test_the_store_counts_the_events_of_the_latest_session_as_rasa_reads_them(store_url, domain):
     store = guarded_store(store_url, domain)
     tracker = verification_conversation("sessions-1", domain)
     with store.session_scope() as session:
-        assert store._fingerprint(session, "sessions-1") == (0, None)
+        assert store._stored(session, "sessions-1") == (0, 0, None)
     await store.save(tracker)
     for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
                   UserUttered("hi again", {"name": "greet", "confidence": 1.0})):
         tracker.update(event)
     await store.save(tracker)
     with store.session_scope() as session:
-        count, last_id = store._fingerprint(session, "sessions-1")
+        stored = store._stored(session, "sessions-1")
         rasas = store._event_query(session, "sessions-1", fetch_events_from_all_sessions=False)
-        assert count == rasas.count() == len((await store.retrieve("sessions-1")).events) == 3
-        assert last_id == max(event.id for event in rasas.all())
+        assert stored.session_events == rasas.count() == len((await store.retrieve("sessions-1")).events) == 3
+        assert stored.events == store._event_query(session, "sessions-1", fetch_events_from_all_sessions=True).count()
+        assert stored.events > stored.session_events
+        assert stored.last_id == max(event.id for event in rasas.all())
+        assert store._written(session, "sessions-1") == (stored.events, stored.last_id)
+
+
+@pytest.mark.postgres
+async def test_postgresql_finds_a_conversations_last_event_in_an_index(postgres_database_url, domain):
+    store = guarded_store(postgres_database_url, domain)
+    await store.save(verification_conversation("indexed-1", domain))
+    indexes = sa_inspect(store.engine).get_indexes("events")
+    assert {"name": "ix_events_sender_id_id", "column_names": ["sender_id", "id"]}.items() <= \
+        next(index for index in indexes if index["name"] == "ix_events_sender_id_id").items()
+    guarded_store(postgres_database_url, domain)  # a second server starting finds it there
 
 
 async def test_a_turn_that_failed_before_saving_is_not_remembered(store_url, domain):

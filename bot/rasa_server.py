@@ -75,7 +75,10 @@ import sanic.app
 import scipy.sparse
 from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
 from rasa.core.policies.memoization import MemoizationPolicy
+from rasa.core.policies.policy import Policy
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.features import Features
@@ -85,6 +88,7 @@ from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator, RasaDat
 from rasa.utils.tensorflow.models import RasaModel
 from scipy.sparse._sputils import get_index_dtype, upcast
 
+from bot import dialogue_states
 from bot.adapters.tracker_store import TRY_AGAIN
 
 logger = logging.getLogger(__name__)
@@ -102,6 +106,8 @@ _rasas_available_endpoints_init = AvailableEndpoints.__init__
 _rasas_close_resources = rasa.core.run.close_resources
 _sanics_serve_multiple = sanic.app.serve_multiple
 _rasas_memoization_predict = MemoizationPolicy.predict_action_probabilities
+_rasas_format_tracker_states = RulePolicy.format_tracker_states
+_rasas_get_possible_keys = RulePolicy._get_possible_keys
 _event_classes: Dict[str, type] = {}
 
 
@@ -190,6 +196,37 @@ def predict_nothing_memorised(policy: MemoizationPolicy, tracker: Any, domain: A
     if not policy.lookup:
         return policy._prediction(policy._default_predictions(domain))
     return _rasas_memoization_predict(policy, tracker, domain, rule_only_data=rule_only_data, **kwargs)
+
+
+def possible_rule_keys(policy: RulePolicy, lookup: Dict[Text, Text], states: List[Dict[str, Any]]) -> set:
+    """RulePolicy's rules that match the conversation's latest states, looking back no further than they reach.
+
+    Rasa checks every rule against every state back to the conversation's first, though a rule is
+    only a few states long: past its length, Rasa's check is always true (`_is_rule_applicable`).
+    """
+    possible_keys = set(lookup.keys())
+    reach = max((len(policy._rule_key_to_state(key)) for key in possible_keys), default=0)
+    for index, state in enumerate(reversed(states[max(0, len(states) - reach):])):
+        possible_keys = {key for key in possible_keys if policy._is_rule_applicable(key, index, state)}
+    return possible_keys
+
+
+class StatesForDebugLog:
+    """RulePolicy's text of a prediction's states for its debug log line, made only if the line is written.
+
+    Rasa formats (and deep-copies) it for every prediction, at every log level.
+    """
+
+    def __init__(self, states: List[Dict[str, Any]]) -> None:
+        self._states = states
+
+    def __str__(self) -> str:
+        return Policy.format_tracker_states(self._states)
+
+    __repr__ = __str__
+
+    def __deepcopy__(self, _memo: Dict[int, Any]) -> "StatesForDebugLog":
+        return self  # it is only read, and only when written to the log
 
 
 def load_model_built_eagerly(model_class: type, model_file_name: Text, model_data_example: Any,
@@ -362,6 +399,9 @@ def install() -> None:
     rasa.core.run.close_resources = close_resources_and_action_sessions
     sanic.app.serve_multiple = serve_workers_on_their_own_sockets
     MemoizationPolicy.predict_action_probabilities = predict_nothing_memorised
+    RulePolicy.format_tracker_states = staticmethod(StatesForDebugLog)
+    RulePolicy._get_possible_keys = possible_rule_keys
+    Domain.states_for_tracker_history = dialogue_states.states_for_tracker_history
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
 import os
 import signal
 import socket
@@ -17,6 +19,7 @@ import jsonschema
 import numpy as np
 import pytest
 import scipy.sparse
+import structlog
 import rasa.core.actions.action
 import rasa.core.run
 import sanic.app
@@ -25,6 +28,8 @@ from aiohttp import web
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.policies.memoization import MemoizationPolicy
+from rasa.core.policies.policy import Policy
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -34,7 +39,7 @@ from rasa.utils.tensorflow.models import RasaModel
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.nlu.training_data.features import Features
 
-from bot import rasa_server
+from bot import dialogue_states, rasa_server
 from bot.adapters.nlg import CatalogNLG
 from bot.translations import Catalogs, compile_catalogs
 
@@ -60,6 +65,8 @@ def installed(monkeypatch):
     monkeypatch.setattr(MemoizationPolicy, "predict_action_probabilities",
                         MemoizationPolicy.predict_action_probabilities)
     monkeypatch.setattr(sanic.app, "serve_multiple", sanic.app.serve_multiple)
+    monkeypatch.setattr(RulePolicy, "format_tracker_states", Policy.__dict__["format_tracker_states"])
+    monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.__dict__["states_for_tracker_history"])
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -225,16 +232,21 @@ async def test_a_working_action_server_is_answered_as_before(installed, nlg, dom
 
 
 def memoization_policy(folder: Path, domain: Domain, stories: List[DialogueStateTracker]) -> MemoizationPolicy:
+    return trained(MemoizationPolicy, {"max_history": 4}, folder, domain, stories)
+
+
+def trained(policy_class: type, config: dict, folder: Path, domain: Domain, trackers: List[DialogueStateTracker],
+            is_rule_tracker: bool = False):
     from rasa.shared.core.generator import TrackerWithCachedStates
     from rasa.engine.graph import ExecutionContext, GraphSchema
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
 
-    policy = MemoizationPolicy.create({**MemoizationPolicy.get_default_config(), "max_history": 4},
-                                      LocalModelStorage(folder), Resource("memoization"),
-                                      ExecutionContext(GraphSchema({}), "test"))
-    policy.train([TrackerWithCachedStates.from_events(story.sender_id, story.events, domain.slots, domain=domain)
-                  for story in stories], domain)
+    policy = policy_class.create({**policy_class.get_default_config(), **config}, LocalModelStorage(folder),
+                                 Resource(policy_class.__name__), ExecutionContext(GraphSchema({}), "test"))
+    policy.train([TrackerWithCachedStates.from_events(tracker.sender_id, tracker.events, domain.slots, domain=domain,
+                                                      is_rule_tracker=is_rule_tracker)
+                  for tracker in trackers], domain)
     return policy
 
 
@@ -442,3 +454,62 @@ async def test_a_worker_that_stops_stops_the_server_so_it_can_be_started_again()
         os.kill(killed, signal.SIGKILL)
         server.wait(timeout=30)
         assert not Path(f"/proc/{other}").exists()
+
+
+def test_a_rule_policy_predicts_as_rasas_without_formatting_states_for_a_debug_line_not_written(
+        installed, domain, tmp_path, monkeypatch, request):
+    from rasa.shared.core.constants import RULE_SNIPPET_ACTION_NAME
+
+    rule = DialogueStateTracker.from_events("rule", [
+        ActionExecuted(RULE_SNIPPET_ACTION_NAME), ActionExecuted("action_listen"),
+        UserUttered(intent={"name": "greet"}), ActionExecuted("utter_greet"), ActionExecuted("action_listen")],
+        domain.slots)
+    policy = trained(RulePolicy, {}, tmp_path, domain, [rule], is_rule_tracker=True)
+    formatted = []
+    monkeypatch.setattr(Policy, "format_tracker_states", staticmethod(lambda states: formatted.append(states) or ""))
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))  # as the server logs
+    request.addfinalizer(structlog.reset_defaults)
+    trackers = [greeted(domain), greeted(domain, ActionExecuted("utter_greet")),
+                greeted(domain, SlotSet("verified", True))]
+    ours = [policy.predict_action_probabilities(tracker, domain) for tracker in trackers]
+    assert formatted == []
+    with monkeypatch.context() as rasas:
+        rasas.setattr(RulePolicy, "format_tracker_states", Policy.__dict__["format_tracker_states"])
+        rasas.setattr(Domain, "states_for_tracker_history", dialogue_states._rasas_states_for_tracker_history)
+        assert ours == [policy.predict_action_probabilities(tracker, domain) for tracker in trackers]
+    assert formatted  # Rasa's own formats them every time
+    assert ours[0].probabilities[domain.index_for_action("utter_greet")] == 1.0
+    assert ours[1].probabilities[domain.index_for_action("action_listen")] == 1.0
+
+
+def test_the_debug_line_shows_rasas_text_of_the_states():
+    states = [{}, {"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
+    logged = rasa_server.StatesForDebugLog(states)
+    assert str(logged) == repr(logged) == Policy.format_tracker_states(states)
+    assert "user intent: greet" in str(logged) and copy.deepcopy(logged) is logged
+
+
+def test_the_rules_that_match_are_rasas_however_long_the_conversation(installed, domain, tmp_path):
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    importer = TrainingDataImporter.load_from_config(str(ROOT / "config.yml"), str(ROOT / "domain.yml"),
+                                                     [str(ROOT / "data"), str(ROOT / "tests" / "stories")])
+    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0,
+                                     use_story_concatenation=False).generate()
+    rules = [tracker for tracker in trackers if tracker.is_rule_tracker]
+    policy = trained(RulePolicy, {"restrict_rules": False, "check_for_contradictions": False}, tmp_path, domain,
+                     rules, is_rule_tracker=True)
+    conversations = [tracker for tracker in trackers if not tracker.is_rule_tracker]
+    longest = DialogueStateTracker.from_events("long", [event for tracker in conversations for event in tracker.events],
+                                               domain.slots)
+    compared = 0
+    for tracker in conversations + [longest]:
+        states = tracker.past_states(domain)
+        for end in range(1, len(states) + 1):
+            for lookup in (policy.lookup[RULES], policy.lookup[RULES_FOR_LOOP_UNHAPPY_PATH]):
+                ours = rasa_server.possible_rule_keys(policy, lookup, states[:end])
+                assert ours == rasa_server._rasas_get_possible_keys(policy, lookup, states[:end])
+                compared += bool(ours)
+    assert len(policy.lookup[RULES]) > 50 and len(states) > 60 and compared > 100

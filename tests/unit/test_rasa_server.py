@@ -513,3 +513,21 @@ def test_the_rules_that_match_are_rasas_however_long_the_conversation(installed,
                 assert ours == rasa_server._rasas_get_possible_keys(policy, lookup, states[:end])
                 compared += bool(ours)
     assert len(policy.lookup[RULES]) > 50 and len(states) > 60 and compared > 100
+
+
+@pytest.mark.parametrize("cores, environ, threads", [
+    (2, {"SANIC_WORKERS": "2"}, "1"),  # a worker per core: one thread each
+    (8, {"SANIC_WORKERS": "2"}, "4"),
+    (2, {}, "2"),  # one worker has every core
+    (2, {"SANIC_WORKERS": "4"}, "1"),  # more workers than cores still get a thread
+])
+def test_each_workers_tensorflow_gets_its_share_of_the_cores(monkeypatch, cores, environ, threads):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    rasa_server.tensorflow_threads_per_worker(environ)
+    assert environ["TF_INTRA_OP_PARALLELISM_THREADS"] == environ["TF_INTER_OP_PARALLELISM_THREADS"] == threads
+
+
+def test_thread_counts_set_by_the_operator_are_kept():
+    environ = {"SANIC_WORKERS": "2", "TF_INTRA_OP_PARALLELISM_THREADS": "3"}
+    rasa_server.tensorflow_threads_per_worker(environ)
+    assert environ["TF_INTRA_OP_PARALLELISM_THREADS"] == "3" and environ["TF_INTER_OP_PARALLELISM_THREADS"] == "1"

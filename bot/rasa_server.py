@@ -36,6 +36,18 @@ journeys (py-spy), or by timing each step of those journeys:
   same port (SO_REUSEPORT), and the kernel spreads new connections across them; a worker that
   stops stops the server, so that it is started again whole.
 
+- Every policy turns the whole tracker into states before each prediction, replaying every event
+  into a new tracker (`Domain.states_for_tracker_history`), for RulePolicy and TED at each of the
+  three or four predictions of a message: a fifth of the CPU in a 200-turn conversation, growing
+  with it. Here the states go on from those of the events seen before (bot/dialogue_states.py).
+- RulePolicy checks every rule against every state back to the conversation's start, though past a
+  rule's length Rasa's own check is always true; here it looks back as far as its longest rule.
+  It also formatted (and deep-copied) each prediction's states for a debug line at every log
+  level; here the text is made only if the line is written.
+- TensorFlow in each Sanic worker runs as many threads as the machine has cores, so workers
+  compete for them; here each worker's TensorFlow gets its share of the cores
+  (`tensorflow_threads_per_worker`), unless the thread counts are set.
+
 Loading a model: Rasa gives a TensorFlow model (DIET, TED) its variables by training it for one step
 on one example, in graph mode, before loading the trained weights over them. Tracing that training
 step, twice (the first call also creates the optimizer's variables), was 64 of the 70 s `Agent.load`

@@ -115,6 +115,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         index_events_by_sender_and_id(self.engine, self.SQLEvent.__table__)
         self._stored_query = stored_query(self.SQLEvent.__table__)
         self._written_query = written_query(self.SQLEvent.__table__)
+        self._insert_query = self.SQLEvent.__table__.insert()
         install_log_redaction()
         HEALTH.store = self
 
@@ -189,16 +190,15 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             stored = self._recent.stored_when_read(tracker) or self._stored(session, tracker.sender_id)
             unsaved = unsaved_after(tracker, stored)
-            rows = [self.SQLEvent(
-                sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                action_name=data.get("name"), data=json.dumps(data),
-            ) for event, data in unsaved]
-            session.add_all(rows)
-            session.flush()
-            # what this transaction counted and wrote; a new session's events are counted afresh, in SQL
+            if unsaved:
+                session.execute(self._insert_query, [event_row(tracker.sender_id, event, data)
+                                                     for event, data in unsaved])
+            # What this transaction counted and wrote; a new session's events are counted afresh, in SQL.
+            # The last id is read back: on SQLite the transaction holds the write lock, and on a server
+            # another writer's event in between makes the count differ, so the next read goes to SQL.
             new_session = any(isinstance(event, SessionStarted) for event, _ in unsaved)
-            written = stored.adding(len(rows), rows[-1].id) if rows and not new_session else None
+            written = (stored.adding(len(unsaved), self._written(session, tracker.sender_id)[1])
+                       if unsaved and not new_session else None)
             session.commit()
             self._remember(session, tracker, unsaved, written)
         self._publish(tracker.sender_id, unsaved)
@@ -341,6 +341,13 @@ def index_events_by_sender_and_id(engine: Any, events: sa.Table) -> None:
     if index is None:
         index = sa.Index(SENDER_AND_ID_INDEX, events.c.sender_id, events.c.id)
     index.create(engine, checkfirst=True)
+
+
+def event_row(sender_id: str, event: Any, data: Dict[str, Any]) -> Dict[str, Any]:
+    """An event's row in Rasa's events table, as Rasa's own store writes it."""
+    return dict(sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                action_name=data.get("name"), data=json.dumps(data))
 
 
 def holds_exactly(tracker: DialogueStateTracker, stored: Stored) -> bool:

@@ -400,9 +400,9 @@ REDIS_DELAY_SECONDS = 0.03
 RACE_CONVERSATIONS = 4
 
 
-def race(stack: ScaledStack, proxy: DelayingProxy) -> tuple:
-    """A burst of five from each of RACE_CONVERSATIONS senders through both servers: (lost, duplicated)."""
-    senders = [new_sender() for _ in range(RACE_CONVERSATIONS)]
+def race(stack: ScaledStack, proxy: DelayingProxy, conversations: int = RACE_CONVERSATIONS) -> tuple:
+    """A burst of five from each of `conversations` senders through both servers: (lost, duplicated)."""
+    senders = [new_sender() for _ in range(conversations)]
     for sender in senders:
         stack.send(sender, "/session_start")
     proxy.delay = REDIS_DELAY_SECONDS
@@ -416,7 +416,7 @@ def race(stack: ScaledStack, proxy: DelayingProxy) -> tuple:
         said = Counter(message for message, _ in turns(stack.tracker_rows(sender)))
         lost += sum(1 for message in MESSAGES if said[message] == 0)
         duplicated += sum(said[message] - 1 for message in MESSAGES if said[message] > 1)
-    print(f"\n{RACE_CONVERSATIONS} bursts of 5, Redis {REDIS_DELAY_SECONDS * 1000:.0f} ms away: "
+    print(f"\n{conversations} bursts of 5, Redis {REDIS_DELAY_SECONDS * 1000:.0f} ms away: "
           f"{lost} lost, {duplicated} duplicated")
     return lost, duplicated
 

@@ -23,7 +23,7 @@ from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
-REMEMBERED_CONVERSATIONS = 256  # times the kinds of states asked for (two: RulePolicy's and TED's)
+REMEMBERED_CONVERSATIONS = 256  # one entry per conversation and kind of states; RulePolicy and TED ask for one kind
 
 _rasas_states_for_tracker_history = Domain.states_for_tracker_history
 

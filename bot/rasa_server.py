@@ -35,7 +35,6 @@ journeys (py-spy), or by timing each step of those journeys:
   together all landed on one of two workers. Here each worker listens on a socket of its own on the
   same port (SO_REUSEPORT), and the kernel spreads new connections across them; a worker that
   stops stops the server, so that it is started again whole.
-
 - Every policy turns the whole tracker into states before each prediction, replaying every event
   into a new tracker (`Domain.states_for_tracker_history`), for RulePolicy and TED at each of the
   three or four predictions of a message: a fifth of the CPU in a 200-turn conversation, growing
@@ -118,7 +117,6 @@ _rasas_available_endpoints_init = AvailableEndpoints.__init__
 _rasas_close_resources = rasa.core.run.close_resources
 _sanics_serve_multiple = sanic.app.serve_multiple
 _rasas_memoization_predict = MemoizationPolicy.predict_action_probabilities
-_rasas_format_tracker_states = RulePolicy.format_tracker_states
 _rasas_get_possible_keys = RulePolicy._get_possible_keys
 _event_classes: Dict[str, type] = {}
 

@@ -15,13 +15,14 @@ the states they are given, so each gets its own copy.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.shared.core.constants import PREVIOUS_ACTION
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.recently_used import RecentlyUsed
 
 REMEMBERED_CONVERSATIONS = 256  # one entry per conversation and kind of states; RulePolicy and TED ask for one kind
 
@@ -110,8 +111,7 @@ class RememberedStates:
     """The states of the conversations predicted for last, by conversation and kind of states."""
 
     def __init__(self, size: int = REMEMBERED_CONVERSATIONS) -> None:
-        self._size = size
-        self._entries: "OrderedDict[Tuple[Any, ...], StatesSoFar]" = OrderedDict()
+        self._entries: "RecentlyUsed[Tuple[Any, ...], StatesSoFar]" = RecentlyUsed(size)
         self._lock = threading.Lock()
 
     def states(self, domain: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool = False,
@@ -121,14 +121,12 @@ class RememberedStates:
                ignore_rule_only_turns)
         applied = tracker.applied_events()
         with self._lock:
-            so_far = self._entries.pop(key, None)
+            so_far = self._entries.take(key)
             if so_far is None or not (so_far.domain is domain and so_far.rule_only_data == rule_only_data
                                       and so_far.continued_by(applied)):
                 so_far = StatesSoFar(domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
             so_far.extend(applied[len(so_far.events):])
-            self._entries[key] = so_far
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            self._entries.keep(key, so_far)
             return so_far.all_states()
 
 

@@ -7,7 +7,6 @@ Answers to identity questions are withheld and card numbers redacted before anyt
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.domain.channels import policy_channel
+from bot.recently_used import RecentlyUsed
 from bot.transcripts import IDENTITY_SLOTS, WITHHELD
 
 logger = logging.getLogger(__name__)
@@ -35,14 +35,14 @@ class ConversationRecorder:
 
     def __init__(self, ledger) -> None:
         self._ledger = ledger
-        self._conversations: "OrderedDict[str, _Conversation]" = OrderedDict()
+        self._conversations: "RecentlyUsed[str, _Conversation]" = RecentlyUsed(MAX_TRACKED_CONVERSATIONS)
 
     def record(self, event: Dict[Text, Any]) -> None:
         sender = event.get("sender_id") or ""
         conversation = self._conversation(sender)
         kind = event.get("event")
         if kind in ("session_started", "restart"):
-            self._conversations[sender] = _Conversation(channel=conversation.channel)
+            self._conversations.keep(sender, _Conversation(channel=conversation.channel))
         elif kind == "slot" and event.get("name") == "requested_slot":
             conversation.requested_slot = event.get("value")
         elif kind == "slot" and event.get("name") == "active_account":
@@ -57,10 +57,8 @@ class ConversationRecorder:
             self._write("out", sender, conversation, event["text"], event, "agent_message" if from_agent else "message")
 
     def _conversation(self, sender: str) -> _Conversation:
-        conversation = self._conversations.pop(sender, None) or _Conversation()
-        self._conversations[sender] = conversation  # most recently used last
-        while len(self._conversations) > MAX_TRACKED_CONVERSATIONS:
-            self._conversations.popitem(last=False)
+        conversation = self._conversations.take(sender) or _Conversation()
+        self._conversations.keep(sender, conversation)
         return conversation
 
     def _write(self, direction: str, sender: str, conversation: _Conversation, body: Optional[str],

@@ -31,7 +31,6 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
@@ -44,6 +43,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.adapters.tracker_window import stored_offset, windowed
 from bot.log_redaction import install_log_redaction
+from bot.recently_used import RecentlyUsed
 from bot.transcripts import redact_events
 
 logger = logging.getLogger(__name__)
@@ -250,17 +250,16 @@ class RecentTrackers:
     """
 
     def __init__(self, size: int = RECENT_TRACKERS) -> None:
-        self._size = size
-        self._entries: "OrderedDict[str, Tuple[Stored, DialogueStateTracker]]" = OrderedDict()
+        self._entries: "RecentlyUsed[str, Tuple[Stored, DialogueStateTracker]]" = RecentlyUsed(size)
 
     def get(self, sender_id: str, written: Tuple[int, Optional[int]]) -> Optional[DialogueStateTracker]:
-        entry = self._entries.pop(sender_id, None)
+        entry = self._entries.take(sender_id)
         if entry is None:
             return None
         stored, tracker = entry
         if stored.written() != written or not holds_exactly(tracker, stored):
             return None
-        self._entries[sender_id] = entry  # most recently used last
+        self._entries.keep(sender_id, entry)
         return tracker
 
     def stored_when_read(self, tracker: DialogueStateTracker) -> Optional[Stored]:
@@ -269,17 +268,14 @@ class RecentTrackers:
         Rasa handles a conversation's message under its lock, so nothing else writes between the read
         and the save; and if something did, the save still writes exactly this turn's events after it.
         """
-        stored, remembered = self._entries.get(tracker.sender_id, (None, None))
+        stored, remembered = self._entries.peek(tracker.sender_id) or (None, None)
         return stored if remembered is tracker else None
 
     def forget(self, sender_id: str) -> None:
-        self._entries.pop(sender_id, None)
+        self._entries.take(sender_id)
 
     def put(self, sender_id: str, stored: Stored, tracker: DialogueStateTracker) -> None:
-        self._entries.pop(sender_id, None)
-        self._entries[sender_id] = (stored, tracker)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._entries.keep(sender_id, (stored, tracker))
 
 
 def pooled_sqlite(rasas_engine: Any) -> Any:

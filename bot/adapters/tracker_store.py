@@ -329,14 +329,18 @@ def index_events_by_sender_and_id(engine: Any, events: sa.Table) -> None:
     """An index on (sender_id, id), so a conversation's last event id is found without reading its rows.
 
     SQLite's index on `sender_id` already holds each event's id (the rowid); other databases get one
-    more, created once, when the store first starts.
+    more, created once, when the store first starts (by whichever server starts first, if several do).
     """
     if engine.dialect.name == "sqlite":
         return
     index = next((index for index in events.indexes if index.name == SENDER_AND_ID_INDEX), None)
     if index is None:
         index = sa.Index(SENDER_AND_ID_INDEX, events.c.sender_id, events.c.id)
-    index.create(engine, checkfirst=True)
+    try:
+        index.create(engine, checkfirst=True)
+    except sa.exc.DBAPIError:  # another server starting at the same moment created it first
+        if not any(found["name"] == SENDER_AND_ID_INDEX for found in sa.inspect(engine).get_indexes(events.name)):
+            raise
 
 
 def event_row(sender_id: str, event: Any, data: Dict[str, Any]) -> Dict[str, Any]:

@@ -294,6 +294,17 @@ async def test_postgresql_finds_a_conversations_last_event_in_an_index(postgres_
     guarded_store(postgres_database_url, domain)  # a second server starting finds it there
 
 
+@pytest.mark.postgres
+def test_a_server_that_loses_the_race_to_create_the_index_starts_anyway(postgres_database_url, domain, monkeypatch):
+    import sqlalchemy as sa
+
+    guarded_store(postgres_database_url, domain)  # the first server created the index
+    create = sa.Index.create
+    # The second checked before the first created it, so its CREATE INDEX meets the index already there.
+    monkeypatch.setattr(sa.Index, "create", lambda index, bind, checkfirst=False: create(index, bind, checkfirst=False))
+    guarded_store(postgres_database_url, domain)
+
+
 async def test_a_turn_that_failed_before_saving_is_not_remembered(store_url, domain):
     store, other = guarded_store(store_url, domain), guarded_store(store_url, domain)
     tracker = verification_conversation("recent-3", domain)

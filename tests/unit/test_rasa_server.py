@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import List
@@ -21,6 +23,7 @@ import pytest
 import scipy.sparse
 import structlog
 import rasa.core.actions.action
+import rasa.core.processor
 import rasa.core.run
 import sanic.app
 import rasa.shared.utils.common
@@ -67,6 +70,8 @@ def installed(monkeypatch):
     monkeypatch.setattr(sanic.app, "serve_multiple", sanic.app.serve_multiple)
     monkeypatch.setattr(RulePolicy, "format_tracker_states", Policy.__dict__["format_tracker_states"])
     monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.__dict__["states_for_tracker_history"])
+    monkeypatch.setattr(RasaModel, "_rasa_predict", RasaModel._rasa_predict)
+    monkeypatch.setattr(rasa.core.processor, "DaskGraphRunner", rasa.core.processor.DaskGraphRunner)
     rasa_server.install()
     return RemoteAction("action_balance", None)
 
@@ -509,10 +514,45 @@ def test_the_rules_that_match_are_rasas_however_long_the_conversation(installed,
         states = tracker.past_states(domain)
         for end in range(1, len(states) + 1):
             for lookup in (policy.lookup[RULES], policy.lookup[RULES_FOR_LOOP_UNHAPPY_PATH]):
-                ours = rasa_server.possible_rule_keys(policy, lookup, states[:end])
-                assert ours == rasa_server._rasas_get_possible_keys(policy, lookup, states[:end])
-                compared += bool(ours)
+                rasas = rasa_server._rasas_get_possible_keys(policy, lookup, states[:end])
+                for _ in ("checked", "remembered"):  # the rules matching a latest state are remembered
+                    assert rasa_server.possible_rule_keys(policy, lookup, states[:end]) == rasas
+                compared += bool(rasas)
     assert len(policy.lookup[RULES]) > 50 and len(states) > 60 and compared > 100
+
+
+def rule_key(*states: dict) -> str:
+    import json
+
+    return json.dumps(list(states))
+
+
+def test_a_changed_lookup_and_a_state_that_cannot_be_remembered_are_checked_afresh(installed, domain, tmp_path):
+    policy = trained(RulePolicy, {}, tmp_path, domain, [])
+    listened = {"prev_action": {"action_name": "action_listen"}}
+    greet, goodbye = ({**listened, "user": {"intent": intent}} for intent in ("greet", "goodbye"))
+    lookup = {rule_key({}, greet): "utter_greet", rule_key({}, goodbye): "utter_goodbye"}
+    states = [{}, greet]
+    assert rasa_server.possible_rule_keys(policy, lookup, states) == {rule_key({}, greet)}
+    lookup[rule_key(greet)] = lookup.pop(rule_key({}, greet))  # the same lookup, changed in place
+    assert rasa_server.possible_rule_keys(policy, lookup, states) == {rule_key(greet)}
+    changed = {rule_key({}, goodbye): "utter_goodbye"}  # another lookup
+    assert rasa_server.possible_rule_keys(policy, changed, states) == set()
+    listing = [{}, {**greet, "slots": {"amounts": [1.0]}}]  # a list: no key to remember the state by
+    for lookup in (lookup, changed):
+        assert rasa_server.possible_rule_keys(policy, lookup, listing) == rasa_server._rasas_get_possible_keys(
+            policy, lookup, listing)
+    assert rasa_server.possible_rule_keys(policy, lookup, []) == set(lookup)
+
+
+def test_a_policy_no_longer_used_lets_its_rule_index_go(installed, domain, tmp_path):
+    policy = trained(RulePolicy, {}, tmp_path, domain, [])
+    greet = {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}
+    assert rasa_server.possible_rule_keys(policy, {rule_key({}, greet): "utter_greet"}, [{}, greet])
+    policy_held = weakref.ref(policy)
+    del policy  # as when a new model is loaded in place of this one
+    gc.collect()
+    assert policy_held() is None
 
 
 @pytest.mark.parametrize("cores, environ, threads", [

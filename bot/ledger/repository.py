@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Row
@@ -26,11 +26,21 @@ from bot.domain.accounts import (
     Statement,
     account_ref_key,
 )
+from bot.domain.communications import Communication
 from bot.domain.money import Money
 from bot.domain.cards import redact_card_numbers
 from bot.ledger import schema as t
 from bot.ledger.disputes import disputes_json, insert_handoff
 from bot.ledger.payments import payments_json, plans_json, promises_json
+
+
+def _communication_row(communication: Communication) -> Dict[str, Any]:
+    if communication.direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' or 'out', got {communication.direction!r}")
+    return dict(direction=communication.direction, channel=communication.channel, address=communication.address,
+                conversation_id=communication.conversation_id, account_ref=communication.account_ref,
+                kind=communication.kind, body=redact_card_numbers(communication.body), recorded_at=communication.at)
+
 
 def _zip5(postal_code: str) -> str:
     digits = re.sub(r"\D", "", postal_code or "")
@@ -333,20 +343,14 @@ class SqlLedger(SqlStore):
         at: datetime,
     ) -> None:
         """Append one message in or out to the record (kept 3 years); card numbers are redacted."""
-        if direction not in ("in", "out"):
-            raise ValueError(f"direction must be 'in' or 'out', got {direction!r}")
-        values = dict(
-            direction=direction,
-            channel=channel,
-            address=address,
-            conversation_id=conversation_id,
-            account_ref=account_ref,
-            kind=kind,
-            body=redact_card_numbers(body),
-            recorded_at=at,
-        )
-        with self._write() as connection:
-            connection.execute(insert(t.communications).values(**values))
+        self.log_communications([Communication(direction, channel, address, conversation_id, account_ref, kind, body, at)])
+
+    def log_communications(self, communications: Sequence[Communication]) -> None:
+        """Append messages in or out to the record in one transaction, in order; card numbers are redacted."""
+        rows = [_communication_row(communication) for communication in communications]
+        if rows:
+            with self._write() as connection:
+                connection.execute(insert(t.communications), rows)
 
     def communications(self, conversation_id: str) -> List[Dict[str, Any]]:
         """The record of one conversation, oldest first."""

@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence
 
 from bot.domain.accounts import Statement
 from bot.domain.channels import policy_channel
+from bot.domain.communications import Communication
 from bot.replies import ACCOUNT_QUESTIONS, Reply, balance_replies
 from bot.services.identification import accounts_on_channel
 
@@ -50,9 +51,9 @@ def answer_account_question(
     replies: List[Reply] = []
     if disclose and any(s.creditor.is_agency for s in statements):
         replies += [Reply(name) for name in AGENCY_DISCLOSURES]
-        for name in AGENCY_DISCLOSURES:
-            ledger.log_communication("out", policy_channel(input_channel), conversation_id, conversation_id,
-                                     active.account_ref, "disclosure", name, now)
+        ledger.log_communications([Communication("out", policy_channel(input_channel), conversation_id, conversation_id,
+                                                 active.account_ref, "disclosure", name, now)
+                                   for name in AGENCY_DISCLOSURES])
     if not only_disclose:
         replies += _replies_for(request, statements, active, locale)
     return Answer(replies, active.account_ref)

@@ -16,6 +16,7 @@ from bot.domain.accounts import AccountNotFound, ConsumerNotFound, Statement
 from bot.domain.money import Money
 from bot.ledger import schema as t
 from bot.ledger.migrations import current_revision, head_revision, upgrade
+from bot.domain.communications import Communication
 from bot.domain.cards import CARD_REDACTION, redact_card_numbers
 from bot.ledger.repository import SqlLedger
 
@@ -296,6 +297,17 @@ def test_log_communication(engine, ledger):
     assert row.recorded_at == NOW
     with pytest.raises(ValueError):
         ledger.log_communication("sideways", "sms", "x", "c", None, "k", "b", NOW)
+
+
+def test_messages_logged_together_are_kept_in_order_or_not_at_all(ledger):
+    said = [Communication("in" if i % 2 else "out", "sms", "+14155550101", "conv-7", None, "message", f"message {i}", NOW)
+            for i in range(5)]
+    ledger.log_communications(said + [said[0]._replace(body="card 4242 4242 4242 4242")])
+    bodies = [r["body"] for r in ledger.communications("conv-7")]
+    assert bodies[:5] == [f"message {i}" for i in range(5)] and CARD_REDACTION in bodies[5]
+    with pytest.raises(ValueError):
+        ledger.log_communications([said[0]._replace(conversation_id="conv-8"), said[1]._replace(direction="sideways")])
+    assert ledger.communications("conv-8") == []  # the good one was not written alone
 
 
 # --- append-only, schema and engines --------------------------------------------------------------

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+
+import pytest
 
 from bot.domain.cards import CARD_REDACTION
 from bot.records import ConversationRecorder, LedgerEventBroker
@@ -52,3 +55,51 @@ def test_the_broker_writes_in_order_off_the_event_loop(ledger):
         broker.publish(event)
     asyncio.run(broker.close())
     assert len(ledger.communications(SENDER)) == 6
+
+
+def held_broker(ledger):
+    """A broker whose writer thread waits until released, so that events pile up as under load."""
+    broker = LedgerEventBroker(ConversationRecorder(ledger))
+    release = threading.Event()
+    broker._writer.submit(release.wait)
+    return broker, release
+
+
+def test_events_that_wait_are_written_together_in_order(ledger, monkeypatch):
+    writes = []
+    log_communications = ledger.log_communications
+    monkeypatch.setattr(ledger, "log_communications",
+                        lambda communications: writes.append(len(communications)) or log_communications(communications))
+    broker, release = held_broker(ledger)
+    for event in events():
+        broker.publish(event)
+    release.set()
+    asyncio.run(broker.close())
+    assert writes == [6]  # one transaction; the calls after it found nothing left
+    assert [r["body"] for r in ledger.communications(SENDER)][1:4] == ["What is your date of birth?", WITHHELD, WITHHELD]
+
+
+def test_a_batch_that_cannot_be_written_is_written_one_by_one_and_the_failure_logged(ledger, monkeypatch, caplog):
+    log_communications = ledger.log_communications
+
+    def refuses_the_balance(communications):
+        if any("balance" in c.body for c in communications):
+            raise RuntimeError("the database refused it")
+        log_communications(communications)
+
+    monkeypatch.setattr(ledger, "log_communications", refuses_the_balance)
+    broker, release = held_broker(ledger)
+    for event in events():
+        broker.publish(event)
+    release.set()
+    asyncio.run(broker.close())
+    bodies = [r["body"] for r in ledger.communications(SENDER)]
+    # The identity answers stay withheld though the events were read once, before the batch failed.
+    assert bodies == ["how much do i owe", "What is your date of birth?", WITHHELD, WITHHELD, f"my card is {CARD_REDACTION}"]
+    assert f"could not write the communications record for {SENDER}" in caplog.text
+
+
+def test_a_record_that_cannot_be_written_raises_for_the_queue_consumer_to_retry(ledger, monkeypatch):
+    monkeypatch.setattr(ledger, "log_communications", lambda communications: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        ConversationRecorder(ledger).record(events()[1])

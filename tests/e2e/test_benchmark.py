@@ -4,10 +4,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 
 import pytest
 
-from benchmarks import load
+from benchmarks import load, run
 from benchmarks.report import render
 from tests.e2e.conftest import ROOT
 
@@ -36,10 +37,21 @@ def test_simulated_consumers_complete_whole_journeys_and_the_report_has_every_fi
     assert len(level.latencies) == 2 * len(journeys[0][1])
     assert burst["all_answered"]
     figures = {"levels": [level.summary()], "growth": growth, "burst": burst, "cold_start_s": 1.0, "training_s": None,
-               "peak_rss_mb": {"rasa (1)": 1.0}, "inprocess": {"parse_ms": 1.0, "predict_ms": 1.0,
+               "peak_rss_mb": {"rasa (1)": 1.0}, "peak_pss_mb": 1.0, "inprocess": {"parse_ms": 1.0, "predict_ms": 1.0,
                                                               "parse_and_predict_ms": 2.0}}
     report = render({"assistant": figures, "floor": figures, "date": "today", "command": "make bench",
                      "machine": "this one"})
     for figure in ("messages/s at concurrency 2", "p99 per message at concurrency 2", "turn 12 / turn 10",
-                   "burst of 5 messages", "cold start", "training from scratch", "peak RSS", "in-process NLU parse"):
+                   "burst of 5 messages", "cold start", "training from scratch", "peak RSS", "peak memory", "in-process NLU parse"):
         assert figure in report
+
+
+def test_the_stacks_memory_counts_each_shared_page_once():
+    forked = subprocess.Popen([sys.executable, "-c", "import os, time; held = b'x' * (64 << 20); os.fork(); time.sleep(5)"])
+    try:
+        time.sleep(2)  # both processes hold what the parent had before the fork
+        rss = sum(run.peak_rss_mb(forked.pid).values())
+        pss = run.stack_pss_mb(forked.pid)
+        assert len(run.peak_rss_mb(forked.pid)) == 2 and pss > 64 and rss - pss > 50  # 64 MB held by both
+    finally:
+        forked.kill()

@@ -2,7 +2,8 @@
 
 Two real Rasa servers behind the balancer, Redis a network hop away: the stock store issues a ticket
 by reading the lock, appending in Python and writing it back, so both servers take one conversation
-at once and the later tracker save drops the other turn's events. Every message still got HTTP 200.
+at once and the later tracker save drops the other turn's events, or a finished ticket is written back
+and the conversation's next messages wait for it to expire.
 The atomic store loses none of the same bursts (test_bursts_with_redis_a_network_hop_away_lose_nothing).
 """
 from __future__ import annotations
@@ -32,8 +33,10 @@ def stock(tmp_path_factory, stock_proxy):
         yield stack
 
 
-def test_rasa_stock_redis_lock_store_loses_or_duplicates_messages_of_the_same_bursts(stock, stock_proxy):
+def test_rasa_stock_redis_lock_store_loses_duplicates_or_strands_messages_of_the_same_bursts(stock, stock_proxy):
     # A race, so it shows in some bursts, not every one: 4 bursts once showed nothing once the
-    # message path got faster; 12 give it three times the chances.
-    lost, duplicated = race(stock, stock_proxy, conversations=3 * RACE_CONVERSATIONS)
-    assert lost + duplicated > 0
+    # message path got faster; 12 give it three times the chances. A ticket the race wrote back after
+    # its message was done holds the conversation until the ticket expires (60 s), so a message may
+    # also go unanswered.
+    lost, duplicated, unanswered = race(stock, stock_proxy, conversations=3 * RACE_CONVERSATIONS)
+    assert lost + duplicated + unanswered > 0

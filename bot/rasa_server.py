@@ -34,7 +34,9 @@ journeys (py-spy), or by timing each step of those journeys:
   connections and keeps them (HTTP keep-alive), while the other idles. Eight consumers starting
   together all landed on one of two workers. Here each worker listens on a socket of its own on the
   same port (SO_REUSEPORT), and the kernel spreads new connections across them; a worker that
-  stops stops the server, so that it is started again whole.
+  stops stops the server, so that it is started again whole. A worker's socket starts listening
+  only once its model is loaded: the kernel gives connections to listening sockets alone, so none
+  waits in the queue of a worker still loading while another answers.
 - Every policy turns the whole tracker into states before each prediction, replaying every event
   into a new tracker (`Domain.states_for_tracker_history`), for RulePolicy and TED at each of the
   three or four predictions of a message: a fifth of the CPU in a 200-turn conversation, growing
@@ -416,7 +418,7 @@ def serve_workers_on_their_own_sockets(server_settings: Dict[str, Any], workers:
     from sanic.server.events import trigger_events
     from sanic.server.runners import serve
 
-    sockets = [reuse_port_socket(host, port, server_settings["backlog"]) for _ in range(workers)]
+    sockets = [reuse_port_socket(host, port) for _ in range(workers)]  # each worker's server listens on it
     settings = dict(server_settings, reuse_port=True, run_multiple=True, host=None, port=None)
     main_start, main_stop = settings.pop("main_start", None), settings.pop("main_stop", None)
     loop = asyncio.new_event_loop()
@@ -454,14 +456,16 @@ def terminate(processes: List[Any]) -> None:
                 pass
 
 
-def reuse_port_socket(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening TCP socket that other sockets of this user may bind to the same port too."""
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to the port, which other sockets of this user may bind to too; not yet listening.
+
+    Sanic's server calls `listen` on it after its `before_server_start` listeners, where Rasa loads the model.
+    """
     family = socket.AF_INET6 if ":" in (host or "") else socket.AF_INET
     sock = socket.socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
-    sock.listen(backlog)
     sock.set_inheritable(True)
     return sock
 

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import weakref
 from contextlib import asynccontextmanager
@@ -379,11 +380,18 @@ def test_features_that_cannot_be_joined_fail_or_fall_back_as_in_rasa(installed):
 
 
 WORKERS_APP = """
-import os, sys
+import os, sys, time
 from bot import rasa_server
 rasa_server.install()
 from sanic import Sanic, response
 app = Sanic("workers")
+
+@app.listener("before_server_start")
+def load_the_model(*_):  # the first worker to start loads at once; the other takes argv[3] seconds
+    try:
+        os.close(os.open(sys.argv[2], os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        time.sleep(float(sys.argv[3]))
 
 @app.get("/")
 async def which_worker(_):
@@ -412,17 +420,29 @@ def answered_by(connection: socket.socket) -> str:
 
 
 @asynccontextmanager
-async def two_workers_serving():
-    """A Sanic app run with two workers through bot.rasa_server; yields the server process and its port."""
+async def two_workers_serving(slow_start_seconds: float = 0):
+    """A Sanic app run with two workers through bot.rasa_server; yields the server process and its port.
+
+    The second worker to start takes `slow_start_seconds` before serving, as a model loading.
+    """
     port = closed_port()
-    server = subprocess.Popen([sys.executable, "-c", WORKERS_APP, str(port)], cwd=ROOT, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as folder:
+        first_loaded = str(Path(folder) / "first-loaded")
+        server = subprocess.Popen([sys.executable, "-c", WORKERS_APP, str(port), first_loaded, str(slow_start_seconds)],
+                                  cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        async with serving(server, port):
+            yield server, port
+
+
+@asynccontextmanager
+async def serving(server: subprocess.Popen, port: int):
+    """Until the server's two workers run and one answers; kills the server after."""
     try:
         deadline = time.monotonic() + 60
         while len(worker_pids(server)) < 2 or not await answers(f"http://127.0.0.1:{port}/"):
             assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
             await asyncio.sleep(0.2)
-        yield server, port
+        yield
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
@@ -451,6 +471,14 @@ async def test_a_burst_of_new_connections_is_spread_over_the_sanic_workers():
         os.killpg(server.pid, signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     assert pids == {str(pid) for pid in workers}  # all 24 on one worker by chance: one in eight million
+
+
+async def test_a_worker_still_loading_takes_no_connection_while_another_answers():
+    async with two_workers_serving(slow_start_seconds=120) as (_, port):
+        # Fresh connections, which the kernel spreads over the listening sockets by their ports.
+        answered = [await asyncio.wait_for(worker_answering(f"http://127.0.0.1:{port}/"), timeout=10)
+                    for _ in range(24)]
+    assert len(set(answered)) == 1  # the worker still loading would have held about half for 2 minutes
 
 
 async def test_a_worker_that_stops_stops_the_server_so_it_can_be_started_again():

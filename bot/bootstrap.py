@@ -5,7 +5,9 @@ Nothing here runs at import time; the first call builds and caches (`built_once`
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +19,8 @@ from bot.config import Settings
 from bot.ledger.migrations import upgrade
 from bot.ledger.repository import SqlLedger
 from bot.security import LinkSigner, Sealer, load_or_create_key
+
+logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -273,3 +277,22 @@ def agent_hours():
     from bot.domain.agent_hours import AgentHours
 
     return AgentHours.parse(settings().agent_hours)
+
+
+# --- the action server's start-up -----------------------------------------------------------------
+
+
+def build_action_services() -> None:
+    """Every service the actions call, built before the action server serves (`bot.action_server`).
+
+    Built on first use, the first payment after a start waited for Stripe's client to be imported and
+    every language's responses to be loaded: 200-300 ms more than the next consumer's. A service that
+    fails to build is logged and tried again when an action first needs it.
+    """
+    started = time.perf_counter()
+    for build in (ledger, languages, catalogs, payments, disputes, sealer, link_signer, one_time_codes, agent_hours):
+        try:
+            build()
+        except Exception:
+            logger.exception("could not build %s before serving; an action needing it will try again", build.__name__)
+    logger.info("built the actions' services in %.0f ms", (time.perf_counter() - started) * 1000)

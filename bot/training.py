@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
-# Rasa's `train` command with the product's fixes to Rasa installed (bot/rasa_server.py)
+# Rasa's `train` command with the product's fixes to Rasa installed (bot/rasa_server.py, bot/rasa_fixes/)
 TRAIN_COMMAND = [sys.executable, "-m", "bot.rasa_server", "train", "--config", "config.yml", "--domain", "domain.yml",
                  "--data", "data"]
 

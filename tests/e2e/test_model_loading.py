@@ -1,7 +1,7 @@
 """The trained model, loaded and run the product's way, understands and predicts exactly as Rasa's own code.
 
 The product's way: variables built eagerly on loading, the traced prediction graph called directly,
-and the graph's nodes run one after the other rather than through dask (bot.rasa_server).
+and the graph's nodes run one after the other rather than through dask (bot.rasa_fixes, bot.graph_runner).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot import rasa_server
 from bot.evaluation import held_out_sets, load_examples
 from bot.graph_runner import SequentialGraphRunner
+from bot.rasa_fixes import tensorflow_models
 from bot.training import ensure_model
 from tests.e2e.conftest import ROOT
 
@@ -47,11 +47,11 @@ def test_the_model_run_the_products_way_parses_and_predicts_every_held_out_text_
     model = ensure_model(ROOT)
     texts = [example.text for path in held_out_sets(ROOT).values() for example in load_examples(path)[::6]]
     rasas = understood(model, texts)
-    monkeypatch.setattr(RasaModel, "load", classmethod(rasa_server.load_model_built_eagerly))
-    monkeypatch.setattr(RasaModel, "_rasa_predict", rasa_server.predict_with_traced_graph)
+    monkeypatch.setattr(RasaModel, "load", classmethod(tensorflow_models.load_model_built_eagerly))
+    monkeypatch.setattr(RasaModel, "_rasa_predict", tensorflow_models.predict_with_traced_graph)
     monkeypatch.setattr(rasa.core.processor, "DaskGraphRunner", SequentialGraphRunner)
     traced = {}
-    monkeypatch.setattr(rasa_server, "_traced_predict_steps", traced)
+    monkeypatch.setattr(tensorflow_models, "_traced_predict_steps", traced)
     ours = understood(model, texts)
     assert len(texts) > 100 and any(entities for _, _, entities, _, _ in rasas)
     assert len({max(range(len(p)), key=p.__getitem__) for *_, p in rasas}) > 1  # not one answer to everything

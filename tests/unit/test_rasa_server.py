@@ -44,6 +44,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.nlu.training_data.features import Features
 
 from bot import dialogue_states, rasa_server
+from bot.rasa_fixes import action_calls, policies, sanic_workers, tensorflow_models
 from bot.adapters.nlg import CatalogNLG
 from bot.translations import Catalogs, compile_catalogs
 
@@ -78,7 +79,7 @@ def installed(monkeypatch):
 
 
 def test_a_valid_reply_passes_without_rechecking_the_schema(installed, monkeypatch):
-    rasa_server.action_result_validator()  # built, and its schema checked, once per process
+    action_calls.action_result_validator()  # built, and its schema checked, once per process
     calls = []
     monkeypatch.setattr(jsonschema.validators.Draft202012Validator, "check_schema",
                         classmethod(lambda cls, schema: calls.append(schema)))
@@ -120,7 +121,7 @@ def replies_of_every_kind():
 def test_checking_each_event_against_its_own_type_decides_every_reply_as_the_whole_schema_does():
     schema = RemoteAction.action_response_format_spec()
     whole = jsonschema.validators.validator_for(schema)(schema)
-    ours = rasa_server.ActionResultValidator(schema)
+    ours = action_calls.ActionResultValidator(schema)
     decisions = [(ours.is_valid(reply), whole.is_valid(reply)) for reply in replies_of_every_kind()]
     assert [mine for mine, _ in decisions] == [theirs for _, theirs in decisions]
     assert {theirs for _, theirs in decisions} == {True, False}
@@ -234,7 +235,7 @@ async def test_a_working_action_server_is_answered_as_before(installed, nlg, dom
     async with action_server(working) as url:
         events = await run_action(url, nlg, domain)
     assert [type(event).__name__ for event in events] == ["BotUttered", "SlotSet"]
-    assert rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT == rasa_server.ACTION_TIMEOUT_SECONDS
+    assert rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT == action_calls.ACTION_TIMEOUT_SECONDS
 
 
 def memoization_policy(folder: Path, domain: Domain, stories: List[DialogueStateTracker]) -> MemoizationPolicy:
@@ -265,7 +266,7 @@ def test_a_memoization_policy_that_memorised_nothing_predicts_what_rasas_predict
         installed, domain, tmp_path, monkeypatch):
     policy = memoization_policy(tmp_path, domain, [])
     for tracker in (greeted(domain), greeted(domain, ActionExecuted("utter_greet"))):
-        rasas = rasa_server._rasas_memoization_predict(policy, tracker, domain)
+        rasas = policies._rasas_memoization_predict(policy, tracker, domain)
         with monkeypatch.context() as featurizing:
             featurizing.setattr(policy, "_prediction_states", lambda *args, **kwargs: pytest.fail("featurized"))
             ours = policy.predict_action_probabilities(tracker, domain)
@@ -276,7 +277,7 @@ def test_a_memoization_policy_with_stories_still_recalls_them(installed, domain,
     story = greeted(domain, ActionExecuted("utter_greet"), ActionExecuted("action_listen"))
     policy = memoization_policy(tmp_path, domain, [story])
     prediction = policy.predict_action_probabilities(greeted(domain), domain)
-    assert prediction == rasa_server._rasas_memoization_predict(policy, greeted(domain), domain)
+    assert prediction == policies._rasas_memoization_predict(policy, greeted(domain), domain)
     assert prediction.probabilities[domain.index_for_action("utter_greet")] == 1.0
 
 
@@ -339,8 +340,8 @@ def test_a_training_batch_gets_the_same_sparse_arrays_as_rasa_builds(sparse_form
     matrices = [(random.random((length, 40)) < 0.1) * random.random((length, 40))
                 for length in (3, 1, 7, 5, 2)]
     batch = feature_array(matrices, sparse_format)
-    ours = rasa_server.sparse_batch_values(batch)
-    rasas = rasa_server._rasas_sparse_batch_values(batch)
+    ours = tensorflow_models.sparse_batch_values(batch)
+    rasas = tensorflow_models._rasas_sparse_batch_values(batch)
     assert [a.dtype for a in ours] == [a.dtype for a in rasas] == [np.int64, np.float32, np.int64]
     for mine, theirs in zip(ours, rasas):
         np.testing.assert_array_equal(mine, theirs)
@@ -358,8 +359,8 @@ def test_features_joined_side_by_side_are_the_matrix_rasa_builds(left_dtype, rig
     left = ((random.random((6, 30)) < 0.2) * random.random((6, 30)) * 10).astype(left_dtype)
     right = ((random.random((6, 9)) < 0.3) * random.random((6, 9)) * 10).astype(right_dtype)
     ours, rasas = sparse_features(left), sparse_features(left)
-    rasa_server.combine_sparse_side_by_side(ours, sparse_features(right))
-    rasa_server._rasas_combine_sparse_features(rasas, sparse_features(right))
+    tensorflow_models.combine_sparse_side_by_side(ours, sparse_features(right))
+    tensorflow_models._rasas_combine_sparse_features(rasas, sparse_features(right))
     assert ours.features.format == rasas.features.format == "coo"
     assert ours.features.shape == rasas.features.shape == (6, 39)
     assert ours.features.dtype == rasas.features.dtype
@@ -517,7 +518,7 @@ def test_a_rule_policy_predicts_as_rasas_without_formatting_states_for_a_debug_l
 
 def test_the_debug_line_shows_rasas_text_of_the_states():
     states = [{}, {"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
-    logged = rasa_server.StatesForDebugLog(states)
+    logged = policies.StatesForDebugLog(states)
     assert str(logged) == repr(logged) == Policy.format_tracker_states(states)
     assert "user intent: greet" in str(logged) and copy.deepcopy(logged) is logged
 
@@ -542,9 +543,9 @@ def test_the_rules_that_match_are_rasas_however_long_the_conversation(installed,
         states = tracker.past_states(domain)
         for end in range(1, len(states) + 1):
             for lookup in (policy.lookup[RULES], policy.lookup[RULES_FOR_LOOP_UNHAPPY_PATH]):
-                rasas = rasa_server._rasas_get_possible_keys(policy, lookup, states[:end])
+                rasas = policies._rasas_get_possible_keys(policy, lookup, states[:end])
                 for _ in ("checked", "remembered"):  # the rules matching a latest state are remembered
-                    assert rasa_server.possible_rule_keys(policy, lookup, states[:end]) == rasas
+                    assert policies.possible_rule_keys(policy, lookup, states[:end]) == rasas
                 compared += bool(rasas)
     assert len(policy.lookup[RULES]) > 50 and len(states) > 60 and compared > 100
 
@@ -561,22 +562,22 @@ def test_a_changed_lookup_and_a_state_that_cannot_be_remembered_are_checked_afre
     greet, goodbye = ({**listened, "user": {"intent": intent}} for intent in ("greet", "goodbye"))
     lookup = {rule_key({}, greet): "utter_greet", rule_key({}, goodbye): "utter_goodbye"}
     states = [{}, greet]
-    assert rasa_server.possible_rule_keys(policy, lookup, states) == {rule_key({}, greet)}
+    assert policies.possible_rule_keys(policy, lookup, states) == {rule_key({}, greet)}
     lookup[rule_key(greet)] = lookup.pop(rule_key({}, greet))  # the same lookup, changed in place
-    assert rasa_server.possible_rule_keys(policy, lookup, states) == {rule_key(greet)}
+    assert policies.possible_rule_keys(policy, lookup, states) == {rule_key(greet)}
     changed = {rule_key({}, goodbye): "utter_goodbye"}  # another lookup
-    assert rasa_server.possible_rule_keys(policy, changed, states) == set()
+    assert policies.possible_rule_keys(policy, changed, states) == set()
     listing = [{}, {**greet, "slots": {"amounts": [1.0]}}]  # a list: no key to remember the state by
     for lookup in (lookup, changed):
-        assert rasa_server.possible_rule_keys(policy, lookup, listing) == rasa_server._rasas_get_possible_keys(
+        assert policies.possible_rule_keys(policy, lookup, listing) == policies._rasas_get_possible_keys(
             policy, lookup, listing)
-    assert rasa_server.possible_rule_keys(policy, lookup, []) == set(lookup)
+    assert policies.possible_rule_keys(policy, lookup, []) == set(lookup)
 
 
 def test_a_policy_no_longer_used_lets_its_rule_index_go(installed, domain, tmp_path):
     policy = trained(RulePolicy, {}, tmp_path, domain, [])
     greet = {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}
-    assert rasa_server.possible_rule_keys(policy, {rule_key({}, greet): "utter_greet"}, [{}, greet])
+    assert policies.possible_rule_keys(policy, {rule_key({}, greet): "utter_greet"}, [{}, greet])
     policy_held = weakref.ref(policy)
     del policy  # as when a new model is loaded in place of this one
     gc.collect()
@@ -591,11 +592,11 @@ def test_a_policy_no_longer_used_lets_its_rule_index_go(installed, domain, tmp_p
 ])
 def test_each_workers_tensorflow_gets_its_share_of_the_cores(monkeypatch, cores, environ, threads):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    rasa_server.tensorflow_threads_per_worker(environ)
+    sanic_workers.tensorflow_threads_per_worker(environ)
     assert environ["TF_INTRA_OP_PARALLELISM_THREADS"] == environ["TF_INTER_OP_PARALLELISM_THREADS"] == threads
 
 
 def test_thread_counts_set_by_the_operator_are_kept():
     environ = {"SANIC_WORKERS": "2", "TF_INTRA_OP_PARALLELISM_THREADS": "3"}
-    rasa_server.tensorflow_threads_per_worker(environ)
+    sanic_workers.tensorflow_threads_per_worker(environ)
     assert environ["TF_INTRA_OP_PARALLELISM_THREADS"] == "3" and environ["TF_INTER_OP_PARALLELISM_THREADS"] == "1"

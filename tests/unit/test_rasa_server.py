@@ -44,8 +44,8 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.nlu.training_data.features import Features
 
 from bot import dialogue_states, rasa_server
-from bot.rasa_fixes import action_calls, policies, sanic_workers, tensorflow_models
 from bot.adapters.nlg import CatalogNLG
+from bot.rasa_fixes import action_calls, policies, sanic_workers, tensorflow_models
 from bot.translations import Catalogs, compile_catalogs
 
 ROOT = Path(__file__).resolve().parents[2]

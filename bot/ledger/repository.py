@@ -331,22 +331,8 @@ class SqlLedger(SqlStore):
                                   account_ref=account_ref, reason=reason, transcript=transcript, at=at,
                                   priority=priority)
 
-    def log_communication(
-        self,
-        direction: str,
-        channel: str,
-        address: str,
-        conversation_id: str,
-        account_ref: Optional[str],
-        kind: str,
-        body: str,
-        at: datetime,
-    ) -> None:
-        """Append one message in or out to the record (kept 3 years); card numbers are redacted."""
-        self.log_communications([Communication(direction, channel, address, conversation_id, account_ref, kind, body, at)])
-
     def log_communications(self, communications: Sequence[Communication]) -> None:
-        """Append messages in or out to the record in one transaction, in order; card numbers are redacted."""
+        """Append messages in or out to the record (kept 3 years) in one transaction, in order; card numbers are redacted."""
         rows = [_communication_row(communication) for communication in communications]
         if rows:
             with self._write() as connection:

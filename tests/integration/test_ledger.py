@@ -16,8 +16,8 @@ from bot.domain.accounts import AccountNotFound, ConsumerNotFound, Statement
 from bot.domain.money import Money
 from bot.ledger import schema as t
 from bot.ledger.migrations import current_revision, head_revision, upgrade
-from bot.domain.communications import Communication
 from bot.domain.cards import CARD_REDACTION, redact_card_numbers
+from bot.domain.communications import Communication
 from bot.ledger.repository import SqlLedger
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
@@ -263,8 +263,8 @@ def test_handoff_priority_orders_the_queue(ledger):
 
 
 def test_card_numbers_never_reach_the_records(engine, ledger):
-    ledger.log_communication("in", "sms", "+14155550101", "conv-1", "BW-10001", "message",
-                             "my card is 4242 4242 4242 4242 exp 12/29", NOW)
+    ledger.log_communications([Communication("in", "sms", "+14155550101", "conv-1", "BW-10001", "message",
+                                             "my card is 4242 4242 4242 4242 exp 12/29", NOW)])
     handoff = ledger.open_handoff("conv-1", "sms", "BW-10001", "request_human",
                                   [{"role": "user", "text": "4000-0000-0000-0002"}], NOW)
     with engine.connect() as connection:
@@ -288,15 +288,15 @@ def test_redact_card_numbers(text, redacted):
     assert (CARD_REDACTION in redact_card_numbers(text)) is redacted
 
 
-def test_log_communication(engine, ledger):
-    ledger.log_communication("out", "webchat", "sess-9", "sess-9", None, "utter_greet", "Hi there", NOW)
+def test_a_logged_message_is_kept_as_given(engine, ledger):
+    ledger.log_communications([Communication("out", "webchat", "sess-9", "sess-9", None, "utter_greet", "Hi there", NOW)])
     with engine.connect() as connection:
         row = connection.execute(select(t.communications)).one()
     assert (row.direction, row.channel, row.address, row.conversation_id, row.account_ref, row.kind, row.body) == (
         "out", "webchat", "sess-9", "sess-9", None, "utter_greet", "Hi there")
     assert row.recorded_at == NOW
     with pytest.raises(ValueError):
-        ledger.log_communication("sideways", "sms", "x", "c", None, "k", "b", NOW)
+        ledger.log_communications([Communication("sideways", "sms", "x", "c", None, "k", "b", NOW)])
 
 
 def test_messages_logged_together_are_kept_in_order_or_not_at_all(ledger):
@@ -317,7 +317,7 @@ def test_messages_logged_together_are_kept_in_order_or_not_at_all(ledger):
 def test_append_only_tables_refuse_update_and_delete(engine, demo_ledger, table):
     demo_ledger.record_consent("sms", "+14155550101", True, "test", NOW)
     demo_ledger.record_verification_attempt(1, True, "sms", "+14155550101", NOW)
-    demo_ledger.log_communication("in", "sms", "+14155550101", "c", None, "message", "hi", NOW)
+    demo_ledger.log_communications([Communication("in", "sms", "+14155550101", "c", None, "message", "hi", NOW)])
     for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
         with pytest.raises(DBAPIError, match="append-only"):
             with engine.begin() as connection:
@@ -360,7 +360,7 @@ def test_concurrent_writers_on_sqlite(tmp_path):
         ledger = SqlLedger(make_engine(url))
         try:
             for i in range(40):
-                ledger.log_communication("in", "sms", name, name, None, "message", f"{i}", NOW)
+                ledger.log_communications([Communication("in", "sms", name, name, None, "message", f"{i}", NOW)])
                 ledger.consent("sms", name)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)

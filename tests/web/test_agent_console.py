@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sanic import Sanic
 
+from bot.domain.communications import Communication
 from bot.ledger.agents import SqlAgents
 from bot.ledger.disputes import SqlDisputes
 from bot.services.disputes import Disputes
@@ -73,8 +74,8 @@ def world(demo_ledger):
     handoff_id = demo_ledger.open_handoff(
         "+14155550101", "sms", "BW-10001", "dispute_not_mine",
         [{"role": "user", "text": "this is not my debt"}], NOW, priority=2)
-    demo_ledger.log_communication("in", "sms", "+14155550101", "+14155550101", "BW-10001", "message",
-                                  "this is not my debt", NOW)
+    demo_ledger.log_communications([Communication("in", "sms", "+14155550101", "+14155550101", "BW-10001", "message",
+                                                  "this is not my debt", NOW)])
     return SimpleNamespace(app=app, ledger=demo_ledger, agents=agents, conversations=conversations,
                            handoff_id=handoff_id, disputes=disputes)
 

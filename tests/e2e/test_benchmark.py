@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,11 +49,16 @@ def test_simulated_consumers_complete_whole_journeys_and_the_report_has_every_fi
 
 
 def test_the_stacks_memory_counts_each_shared_page_once():
-    forked = subprocess.Popen([sys.executable, "-c", "import os, time; held = b'x' * (64 << 20); os.fork(); time.sleep(5)"])
+    forked = subprocess.Popen([sys.executable, "-c", "import os, time; held = b'x' * (64 << 20); os.fork(); time.sleep(60)"],
+                              start_new_session=True)
     try:
-        time.sleep(2)  # both processes hold what the parent had before the fork
+        deadline = time.monotonic() + 30
+        while len(run.peak_rss_mb(forked.pid)) < 2:  # once forked, both hold what the parent had before
+            assert time.monotonic() < deadline, "the process did not fork"
+            time.sleep(0.1)
         rss = sum(run.peak_rss_mb(forked.pid).values())
         pss = run.stack_pss_mb(forked.pid)
-        assert len(run.peak_rss_mb(forked.pid)) == 2 and pss > 64 and rss - pss > 50  # 64 MB held by both
+        assert pss > 64 and rss - pss > 50  # 64 MB held by both
     finally:
-        forked.kill()
+        os.killpg(forked.pid, signal.SIGKILL)
+        forked.wait()

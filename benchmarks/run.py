@@ -65,7 +65,7 @@ def process_tree(root_pid: int) -> Iterator[Tuple[int, str]]:
 
 def peak_rss_mb(root_pid: int) -> Dict[str, float]:
     """Peak resident memory (VmHWM) of a process and all its descendants, by a short name."""
-    return {f"{name} ({pid})": round(_status_kb(f"/proc/{pid}/status", "VmHWM") / 1024, 1)
+    return {f"{name} ({pid})": round(_proc_kb(f"/proc/{pid}/status", "VmHWM") / 1024, 1)
             for pid, name in process_tree(root_pid)}
 
 
@@ -75,10 +75,11 @@ def stack_pss_mb(root_pid: int) -> float:
     Rasa's Sanic workers are forked from a server that has imported TensorFlow (550 MB resident on its
     own here), and share those pages: summing each process's RSS counts them once per process.
     """
-    return round(sum(_status_kb(f"/proc/{pid}/smaps_rollup", "Pss") for pid, _ in process_tree(root_pid)) / 1024, 1)
+    return round(sum(_proc_kb(f"/proc/{pid}/smaps_rollup", "Pss") for pid, _ in process_tree(root_pid)) / 1024, 1)
 
 
-def _status_kb(path: str, field: str) -> int:
+def _proc_kb(path: str, field: str) -> int:
+    """A kB field of a /proc file (`status`, `smaps_rollup`); 0 if the process is gone."""
     try:
         lines = Path(path).read_text().splitlines()
     except OSError:

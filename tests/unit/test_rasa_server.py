@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
+import json
 import logging
 import os
 import signal
@@ -551,8 +552,6 @@ def test_the_rules_that_match_are_rasas_however_long_the_conversation(installed,
 
 
 def rule_key(*states: dict) -> str:
-    import json
-
     return json.dumps(list(states))
 
 

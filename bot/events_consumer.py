@@ -64,9 +64,11 @@ async def _record(recorder: ConversationRecorder, message) -> None:
         await message.reject()
         return
     try:
-        await asyncio.to_thread(recorder.record, event)
+        [written] = await asyncio.to_thread(recorder.record, [event])
     except Exception:
-        logger.exception("could not record an event of %s; it stays queued", event.get("sender_id"))
+        logger.exception("could not read an event of %s; it stays queued", event.get("sender_id"))
+        written = False
+    if not written:
         await message.nack(requeue=True)
         await asyncio.sleep(1)
         return

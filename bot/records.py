@@ -39,16 +39,28 @@ class ConversationRecorder:
         self._ledger = ledger
         self._conversations: "RecentlyUsed[str, _Conversation]" = RecentlyUsed(MAX_TRACKED_CONVERSATIONS)
 
-    def record(self, event: Dict[Text, Any]) -> None:
-        """Write the event's message, if it is one; raises if it could not be written."""
-        self.write(self.communications([event]))
+    def record(self, events: Sequence[Dict[Text, Any]]) -> List[bool]:
+        """Write the events' messages in one transaction, in order; if that fails, one by one.
 
-    def communications(self, events: Sequence[Dict[Text, Any]]) -> List[Communication]:
-        """The messages among the events, in order, as the record keeps them (each event is read once)."""
-        return [communication for communication in map(self._communication, events) if communication is not None]
+        Each event is read once, so what a conversation remembers (an identity question asked) is not
+        replayed. Returns, per event, whether it is in the record now (an event that is no message is).
+        """
+        communications = [self._communication(event) for event in events]
+        try:
+            self._ledger.log_communications([c for c in communications if c is not None])
+            return [True] * len(events)
+        except Exception:
+            logger.exception("could not write %d events to the communications record at once; writing them one by one",
+                             len(events))
+        return [communication is None or self._write_one(communication) for communication in communications]
 
-    def write(self, communications: Sequence[Communication]) -> None:
-        self._ledger.log_communications(communications)
+    def _write_one(self, communication: Communication) -> bool:
+        try:
+            self._ledger.log_communications([communication])
+        except Exception:
+            logger.exception("could not write the communications record for %s", communication.conversation_id)
+            return False
+        return True
 
     def _communication(self, event: Dict[Text, Any]) -> Optional[Communication]:
         sender = event.get("sender_id") or ""
@@ -108,25 +120,14 @@ class LedgerEventBroker(EventBroker):
     def _record_waiting(self) -> None:
         """Every event waiting, in order; a call that finds none left (an earlier call took them) does nothing."""
         events: List[Dict[Text, Any]] = []
-        communications: List[Communication] = []
         while self._waiting:
             events.append(self._waiting.popleft())
         if not events:
             return
         try:
-            communications = self._recorder.communications(events)
-            self._recorder.write(communications)
+            self._recorder.record(events)
         except Exception:  # the record must never fail silently, nor take the conversation down
-            logger.exception("could not write %d events to the communications record at once; writing them one by one",
-                             len(events))
-            self._write_one_by_one(communications)
-
-    def _write_one_by_one(self, communications: List[Communication]) -> None:
-        for communication in communications:
-            try:
-                self._recorder.write([communication])
-            except Exception:
-                logger.exception("could not write the communications record for %s", communication.conversation_id)
+            logger.exception("could not read %d events for the communications record", len(events))
 
     def is_ready(self) -> bool:
         return True

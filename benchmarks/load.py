@@ -199,6 +199,24 @@ async def conversation_growth(base_url: str, sender: str, opening: List[Step], m
             "growth": round(late / early, 2), "ms_per_earlier_turn": round((late - early) * 1000 / (turns - 10), 3)}
 
 
+async def no_action_message(base_url: str, sender_prefix: str, message: str, count: int = 30) -> dict:
+    """p50 of a message that the server answers without the action server: each the second of a new conversation.
+
+    What a message costs the whole stack (REST channel, lock, tracker read and write, parse, predictions,
+    response) when no custom action runs. Each is sent in a conversation of its own, after a greeting,
+    so that plain Rasa's growth with a conversation's length (turn 200 / turn 10) does not add to it;
+    the first 5 are not counted.
+    """
+    async with session(1) as http:
+        client = RestClient(base_url, http)
+        answers = []
+        for n in range(count):
+            await client.send(f"{sender_prefix}-{n}", "hi")
+            answers.append(await client.send(f"{sender_prefix}-{n}", message))
+    return {"message": message, "all_answered": all(replies for replies, _ in answers),
+            "p50_ms": round(statistics.median(seconds for _, seconds in answers[5:]) * 1000, 1)}
+
+
 async def burst(base_url: str, sender: str, opening: List[Step], message: str, size: int = 5) -> dict:
     """`size` messages sent at once by one consumer: Rasa handles one conversation's messages in turn."""
     async with session(size) as http:

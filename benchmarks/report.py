@@ -46,6 +46,12 @@ def render(results: dict) -> str:
         row("p50 at concurrency 1 / in-process parse + predict", _over(ours["levels"][0]["p50_ms"], parse),
             _over(floor["levels"][0]["p50_ms"], floor_parse), "x", "<= 1.5x"),
     ]
+    if "no_action" in ours and "no_action" in floor:
+        quiet, floor_quiet = ours["no_action"]["p50_ms"], floor["no_action"]["p50_ms"]
+        lines += [
+            row("p50 of a message no custom action answers, at concurrency 1", quiet, floor_quiet, " ms"),
+            row("that message / in-process parse + predict", _over(quiet, parse), _over(floor_quiet, floor_parse), "x"),
+        ]
     if "growth" in ours and "growth" in floor:
         g, fg = ours["growth"], floor["growth"]
         turns = g["turns"]

@@ -40,6 +40,7 @@ class Server:
     process: subprocess.Popen
     journey: Callable[[Optional[load.Consumer]], List[load.Step]]
     repeated_message: str
+    no_action_message: str  # answered by a rule or a response alone: no custom action runs
     results: dict = field(default_factory=dict)
 
 
@@ -133,7 +134,8 @@ def stop(process: subprocess.Popen) -> None:
 def start_floor(folder: Path, port: int) -> Server:
     process = start(RASA + ["run", "--enable-api", "--port", str(port), "--interface", "127.0.0.1"], folder,
                     QUIET, folder / "rasa.log")
-    return Server("plain Rasa", f"http://127.0.0.1:{port}", process, load.floor_journey, "hello")
+    return Server("plain Rasa", f"http://127.0.0.1:{port}", process, load.floor_journey, "hello",
+                  "hello there")
 
 
 def scaled_to_cores(redis_url: str) -> Dict[str, str]:
@@ -157,7 +159,7 @@ def start_assistant(work: Path, port_base: int, people: List[load.Consumer], sca
                         str(ROOT / "demo" / "creditors.yml")], cwd=ROOT, env=env, check=True, capture_output=True)
     process = start([sys.executable, "-m", "bot", "up"], ROOT, env, work / "stack.log")
     return Server("this assistant", f"http://127.0.0.1:{port_base + 20}", process, load.assistant_journey,
-                  "how much do i owe")
+                  "how much do i owe", "thank you")
 
 
 async def drive(server: Server, people: List[load.Consumer], levels: List[int], journeys_per_level: Callable[[int], int],
@@ -179,6 +181,8 @@ async def drive(server: Server, people: List[load.Consumer], levels: List[int], 
         server.results["growth"] = await load.conversation_growth(
             server.url, person.phone, server.journey(person)[:4], server.repeated_message, turns)
         print(f"  {server.name}: growth {server.results['growth']}", flush=True)
+    server.results["no_action"] = await load.no_action_message(server.url, "bench-no-action", server.no_action_message)
+    print(f"  {server.name}: no custom action {server.results['no_action']}", flush=True)
     person = next(pool)
     server.results["burst"] = await load.burst(server.url, person.phone, server.journey(person)[:4],
                                                server.repeated_message)

@@ -32,19 +32,23 @@ def test_simulated_consumers_complete_whole_journeys_and_the_report_has_every_fi
     level = asyncio.run(load.run_level(stack.rasa_url, journeys, concurrency=2))
     growth = asyncio.run(load.conversation_growth(stack.rasa_url, people[2].phone,
                                                   load.assistant_journey(people[2])[:4], "how much do i owe", turns=12))
+    quiet = asyncio.run(load.no_action_message(stack.rasa_url, "test-no-action", "thank you", count=8))
     burst = asyncio.run(load.burst(stack.rasa_url, people[3].phone, load.assistant_journey(people[3])[:4],
                                    "how much do i owe"))
 
     assert level.failed == [] and level.completed == 2
     assert len(level.latencies) == 2 * len(journeys[0][1])
     assert burst["all_answered"]
-    figures = {"levels": [level.summary()], "growth": growth, "burst": burst, "cold_start_s": 1.0, "training_s": None,
+    assert quiet["all_answered"]
+    figures = {"levels": [level.summary()], "growth": growth, "no_action": quiet, "burst": burst, "cold_start_s": 1.0,
+               "training_s": None,
                "peak_rss_mb": {"rasa (1)": 1.0}, "peak_pss_mb": 1.0, "inprocess": {"parse_ms": 1.0, "predict_ms": 1.0,
                                                               "parse_and_predict_ms": 2.0}}
     report = render({"assistant": figures, "floor": figures, "date": "today", "command": "make bench",
                      "machine": "this one"})
     for figure in ("messages/s at concurrency 2", "p99 per message at concurrency 2", "turn 12 / turn 10",
-                   "burst of 5 messages", "cold start", "training from scratch", "peak RSS", "peak memory", "in-process NLU parse"):
+                   "burst of 5 messages", "cold start", "training from scratch", "peak RSS", "peak memory", "in-process NLU parse",
+                   "p50 of a message no custom action answers"):
         assert figure in report
 
 

@@ -63,7 +63,7 @@ class Queue:
         await self.exchange.publish(aio_pika.Message(body), routing_key="")
 
     async def waiting(self) -> int:
-        """Messages waiting in the queue: none delivered to the consumer and not yet acknowledged, once it stopped."""
+        """Messages still in the queue once the consumer has stopped (what it took but never acknowledged included)."""
         declared = await self.channel.declare_queue(self.name, durable=True, passive=True)
         return declared.declaration_result.message_count
 
@@ -73,12 +73,11 @@ class Queue:
         await self.connection.close()
 
 
-async def consume_until(queue: Queue, recorder: ConversationRecorder, done, seconds: float = 30) -> None:
-    """Run the consumer until `done()` holds (or fail after `seconds`), then stop it.
-
-    A message it took but had not acknowledged when stopped goes back to the queue (`Queue.waiting`).
+async def consume_until(queue: Queue, ledger, done, seconds: float = 30) -> None:
+    """Start a consumer, as `python -m bot consume-events` does, run it until `done()` holds (or fail
+    after `seconds`), then stop it. What it took but had not acknowledged goes back to the queue.
     """
-    consumer = asyncio.create_task(consume(queue.url, recorder))
+    consumer = asyncio.create_task(consume(queue.url, ConversationRecorder(ledger)))
     try:
         for _ in range(int(seconds / 0.05)):
             await asyncio.sleep(0.05)
@@ -86,14 +85,11 @@ async def consume_until(queue: Queue, recorder: ConversationRecorder, done, seco
             if done():
                 await asyncio.sleep(0.3)  # the acknowledgements follow the writes: let them go out
                 return
-        pytest.fail(f"the record was not complete within {seconds:.0f} s: {records_of(recorder)}")
+        pytest.fail(f"the record was not complete within {seconds:.0f} s: "
+                    f"{ {sender: bodies(ledger, sender) for sender in senders()} }")
     finally:
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
-
-
-def records_of(recorder: ConversationRecorder) -> dict:
-    return {sender: bodies(recorder._ledger, sender) for sender in senders()}
 
 
 def bodies(ledger, sender: str) -> list:
@@ -105,15 +101,19 @@ async def test_every_conversation_is_recorded_in_order_in_few_transactions_and_t
     require("rabbitmq")
     transactions = []
     log_communications = ledger.log_communications
-    monkeypatch.setattr(ledger, "log_communications",
-                        lambda communications: communications and transactions.append(len(communications)) or
-                        log_communications(communications))
+
+    def counted(communications):
+        if communications:
+            transactions.append(len(communications))
+        log_communications(communications)
+
+    monkeypatch.setattr(ledger, "log_communications", counted)
     async with Queue() as queue:
         for sender in senders():
             for event in conversation(sender):
                 await queue.publish(json.dumps(event).encode())
         messages = CONVERSATIONS * TURNS * 2
-        await consume_until(queue, ConversationRecorder(ledger), lambda: sum(transactions) >= messages)
+        await consume_until(queue, ledger, lambda: sum(transactions) >= messages)
         assert await queue.waiting() == 0
     assert {sender: bodies(ledger, sender) for sender in senders()} == \
         {sender: expected_bodies() for sender in senders()}
@@ -128,7 +128,7 @@ async def test_a_message_that_is_not_json_is_dropped_and_the_rest_recorded(ledge
         await queue.publish(b"not json {")
         for event in conversation(sender):
             await queue.publish(json.dumps(event).encode())
-        await consume_until(queue, ConversationRecorder(ledger), lambda: len(bodies(ledger, sender)) == TURNS * 2)
+        await consume_until(queue, ledger, lambda: len(bodies(ledger, sender)) == TURNS * 2)
         assert await queue.waiting() == 0
     assert bodies(ledger, sender) == expected_bodies()
     assert "dropped a message that is not JSON" in caplog.text
@@ -150,14 +150,13 @@ async def test_a_message_the_database_refuses_stays_queued_and_is_recorded_once_
     async with Queue() as queue:
         for event in conversation(first) + conversation(second):
             await queue.publish(json.dumps(event).encode())
-        recorder = ConversationRecorder(ledger)
         # The second conversation, and the first but for its refused answer, are written meanwhile.
-        await consume_until(queue, recorder, lambda: len(bodies(ledger, second)) == TURNS * 2
+        await consume_until(queue, ledger, lambda: len(bodies(ledger, second)) == TURNS * 2
                             and len(bodies(ledger, first)) == TURNS * 2 - 1)
         assert refused and "answer 1" not in bodies(ledger, first)
-        # A consumer started afresh finds the refused answer still queued.
+        # Once the database accepts it, a consumer started afresh finds the refused answer still queued.
         refusing = False
-        await consume_until(queue, recorder, lambda: len(bodies(ledger, first)) == TURNS * 2)
+        await consume_until(queue, ledger, lambda: len(bodies(ledger, first)) == TURNS * 2)
         assert await queue.waiting() == 0
     # The refused answer came back after the others: the record orders a conversation by when each was said.
     assert bodies(ledger, first) == expected_bodies()
